@@ -1,0 +1,65 @@
+# Abonent: `make run` sets everything up and starts the bot; `make test` sets up and tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+RASA_VENV := .venv-rasa
+BIN := $(VENV)/bin
+ABONENT := $(BIN)/abonent
+EVAL_FILE ?= ../shared/eval/public_heldout.tsv
+
+.PHONY: help setup venv rasa-venv model run test test-fast lint eval bench clean
+
+help:
+	@echo "make run    - set up (environments, database, NLU model) and start the bot on http://127.0.0.1:8000"
+	@echo "make test   - set up and run the whole test suite (TEST_DATABASE_URL adds PostgreSQL)"
+	@echo "make eval   - NLU evaluation: public held-out set + Rasa cross-validation"
+	@echo "make bench  - benchmarks (NLU client with and without cache)"
+	@echo "make lint   - ruff"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Abonent needs Python >= 3.11 for the app (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+rasa-venv: $(RASA_VENV)/.installed
+$(RASA_VENV)/.installed: nlu/requirements-rasa.txt
+	@py310=$$(scripts/find-python310.sh) || exit 1; \
+	  test -x $(RASA_VENV)/bin/python || "$$py310" -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install -q --upgrade "pip<24.1"
+	$(RASA_VENV)/bin/python -m pip install -q -r nlu/requirements-rasa.txt
+	touch $@
+
+setup: venv rasa-venv model
+
+# Trains only when config, data or the country list changed (the model is named by their hash).
+model: venv rasa-venv
+	$(ABONENT) nlu train
+
+run: setup
+	$(ABONENT) db upgrade
+	$(ABONENT) run
+
+test: setup
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -ra -m "not rasa and not browser"
+
+lint: venv
+	$(BIN)/ruff check .
+
+eval: setup
+	$(ABONENT) nlu eval $(EVAL_FILE)
+	$(BIN)/python scripts/cross_validate.py
+
+bench: setup
+	$(BIN)/python bench/bench_nlu.py --fake
+	$(BIN)/python bench/bench_nlu.py --local
+
+clean:
+	rm -rf build results models/nlu-*.tar.gz .pytest_cache

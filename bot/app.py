@@ -1,0 +1,66 @@
+"""The FastAPI application: routes from every part, services built once in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from bot import health
+from bot.config import Settings, get_settings
+from bot.services import Services, build_services
+from channels.web import router as webchat_router
+
+ServicesFactory = Callable[[Settings], Services]
+
+
+def create_app(
+    settings: Settings | None = None, *, services_factory: ServicesFactory = build_services
+) -> FastAPI:
+    settings = settings or get_settings()
+    services = services_factory(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await services.start()
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="Abonent",
+        description="Customer-support bot for mobile operators: web chat, agent desk, health.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.include_router(health.router)
+    app.include_router(webchat_router)
+    for plugin in services.plugins:
+        for router in plugin.routers():
+            app.include_router(router)
+    return app
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with one readable sentence first, then FastAPI's per-field details."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            message = "the body is not valid JSON"
+            where = ""
+        problems.append(f"{where}: {message}" if where else message)
+    detail = [
+        {k: v for k, v in error.items() if k in ("loc", "msg", "type")} for error in exc.errors()
+    ]
+    return JSONResponse(
+        status_code=422,
+        content={"error": "invalid request: " + "; ".join(problems), "detail": detail},
+    )

@@ -1,0 +1,49 @@
+"""``abonent``: the command line. Each part registers its own sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import commands
+from nlu import cli as nlu_cli
+
+# Parts that add sub-commands: each has ``register(subparsers)``; handlers return an exit code.
+_PARTS = [commands, nlu_cli]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="abonent", description="Abonent: a support bot for mobile operators."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for part in _PARTS:
+        part.register(subparsers)
+    for optional in ("handoff.cli", "channels.telegram.cli"):
+        if importlib.util.find_spec(optional.rsplit(".", 1)[0]) and importlib.util.find_spec(
+            optional
+        ):
+            importlib.import_module(optional).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear sentence for known errors, the traceback in debug mode
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Settings: environment variables (and a ``.env`` file), typed and validated once.
+
+Build them through :func:`get_settings` in the app; tests construct ``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./abonent.db"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    environment: str = Field("development", validation_alias=_env("ABONENT_ENV"))
+    host: str = Field("127.0.0.1", validation_alias=_env("ABONENT_HOST"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=_env("ABONENT_PORT"))
+    log_level: str = Field("INFO", validation_alias=_env("ABONENT_LOG_LEVEL"))
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
+    auto_migrate: bool = Field(True, validation_alias=_env("ABONENT_AUTO_MIGRATE"))
+
+    # NLU: an external Rasa server when RASA_URL is set, otherwise `abonent run` starts one.
+    rasa_url: str | None = Field(None, validation_alias=_env("RASA_URL"))
+    rasa_token: SecretStr | None = Field(None, validation_alias=_env("RASA_TOKEN"))
+    rasa_port: int = Field(5005, ge=1, le=65535, validation_alias=_env("RASA_PORT"))
+    rasa_venv: Path = Field(PROJECT_ROOT / ".venv-rasa", validation_alias=_env("RASA_VENV"))
+    models_dir: Path = Field(PROJECT_ROOT / "models", validation_alias=_env("ABONENT_MODELS_DIR"))
+    nlu_timeout: float = Field(5.0, gt=0, validation_alias=_env("NLU_TIMEOUT"))
+    nlu_retries: int = Field(2, ge=0, le=10, validation_alias=_env("NLU_RETRIES"))
+    nlu_cache_size: int = Field(10_000, ge=0, validation_alias=_env("NLU_CACHE_SIZE"))
+
+    kb_dir: Path | None = Field(None, validation_alias=_env("ABONENT_KB_DIR"))
+
+    webchat_max_text: int = Field(4000, ge=1, validation_alias=_env("WEBCHAT_MAX_TEXT"))
+    webchat_poll_seconds: float = Field(10.0, ge=0, le=60, validation_alias=_env("WEBCHAT_POLL"))
+    outbox_poll_seconds: float = Field(1.0, gt=0, validation_alias=_env("OUTBOX_POLL"))
+    outbox_max_attempts: int = Field(8, ge=1, validation_alias=_env("OUTBOX_MAX_ATTEMPTS"))
+
+    @field_validator("rasa_url")
+    @classmethod
+    def _strip_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip().rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment.lower() == "production"
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,220 @@
+"""The dialogue policy: given a conversation and one understood message, decide the replies.
+
+It is pure (no I/O): :class:`bot.conversations.Conversations` feeds it the NLU result and writes
+its :class:`Decision` to the database in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.messages import Button, OutboundMessage
+from knowledge_base import Answer, KnowledgeBase
+from nlu import FALLBACK_INTENT, Entity, IntentScore, NluResult, intent_family
+
+LANGS = ("ru", "en", "be")
+# Families the clarifying question never offers: they are not topics a subscriber would pick.
+_NOT_OFFERED = {"out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks", FALLBACK_INTENT}
+_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]{1,64})(?P<entities>\{.*\})?$", re.DOTALL)
+_COMMANDS = {"/start": "greet", "/help": "help", "/operator": "human_request"}
+
+
+class Reason:
+    """Why a conversation was handed to a person (stored on the conversation and the handoff)."""
+
+    SUBSCRIBER_REQUEST = "subscriber_request"
+    NOT_UNDERSTOOD = "not_understood_twice"
+    NLU_UNAVAILABLE = "nlu_unavailable"
+    NEEDS_AGENT = "topic_needs_agent"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationView:
+    """What the policy may know about a conversation."""
+
+    state: str
+    lang: str
+    misunderstandings: int = 0
+    awaiting: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One inbound message as the policy sees it."""
+
+    text: str
+    payload: str | None = None
+    attachments: tuple[str, ...] = ()
+    lang_hint: str | None = None
+
+
+@dataclass(slots=True)
+class Decision:
+    replies: list[OutboundMessage] = field(default_factory=list)
+    lang: str = "ru"
+    misunderstandings: int = 0
+    awaiting: str | None = None
+    escalate: str | None = None
+    answered_by: str | None = None  # article id or phrase key, for analytics
+
+
+class Understanding(Protocol):
+    """The NLU result the policy needs; also built from button payloads."""
+
+    intent: str
+    family: str
+    confidence: float
+    ranking: tuple[IntentScore, ...]
+    lang: str
+
+    def entities_dict(self) -> dict[str, str]: ...
+
+
+def parse_payload(payload: str, lang: str) -> NluResult | None:
+    """``/intent`` or ``/intent{"entity": "value"}`` (Rasa's syntax) as a certain NLU result."""
+    match = _PAYLOAD.match(payload.strip())
+    if not match:
+        return None
+    entities: dict[str, str] = {}
+    if match.group("entities"):
+        try:
+            raw = json.loads(match.group("entities"))
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(raw, dict):
+            return None
+        entities = {str(k): str(v) for k, v in raw.items() if isinstance(v, str | int | float)}
+    intent = match.group("intent")
+    return NluResult(
+        text=payload,
+        intent=intent,
+        family=intent_family(intent),
+        confidence=1.0,
+        ranking=(IntentScore(intent, 1.0),),
+        entities=tuple(
+            Entity(name=k, value=v, text=v, start=0, end=0, extractor="payload")
+            for k, v in entities.items()
+        ),
+        lang=lang,
+        model_id="payload",
+    )
+
+
+class DialoguePolicy:
+    def __init__(self, kb: KnowledgeBase, *, clarify_floor: float = 0.2) -> None:
+        self._kb = kb
+        self._clarify_floor = clarify_floor
+
+    def command_intent(self, text: str) -> str | None:
+        """Channel commands ("/start", "/help", "/operator") are understood without NLU."""
+        word = text.strip().split("@", 1)[0].lower()
+        return _COMMANDS.get(word)
+
+    def decide(self, convo: ConversationView, turn: Turn, nlu: Understanding | None) -> Decision:
+        """``nlu`` is None when the NLU server could not be reached."""
+        lang = self._language(convo, turn, nlu)
+        decision = Decision(lang=lang, misunderstandings=convo.misunderstandings)
+        if not turn.text.strip() and not turn.payload:
+            return self._say(decision, "non_text", buttons=self._topic_buttons(lang))
+        command = self.command_intent(turn.text) if not turn.payload else None
+        if command == "help":
+            return self._say(decision, "capabilities", buttons=self._topic_buttons(lang))
+        if command == "greet":
+            return self._answer_intent(decision, "greet", {}, convo)
+        if command == "human_request":
+            return self._escalate(decision, Reason.SUBSCRIBER_REQUEST)
+        if nlu is None:
+            return self._escalate(decision, Reason.NLU_UNAVAILABLE, phrase="nlu_unavailable")
+        entities = nlu.entities_dict()
+        if convo.awaiting and convo.awaiting in entities:
+            # "в Польшу" after "where are you going?" continues the roaming topic.
+            return self._answer_intent(decision, "roaming", entities, convo)
+        if nlu.intent == FALLBACK_INTENT:
+            return self._not_understood(decision, nlu)
+        if nlu.family == "out_of_scope":
+            decision.misunderstandings += 1
+            if decision.misunderstandings >= 2:
+                return self._escalate(decision, Reason.NOT_UNDERSTOOD)
+            return self._answer_intent(decision, "out_of_scope", {}, convo, keep_count=True)
+        if nlu.family == "human_request":
+            return self._escalate(decision, Reason.SUBSCRIBER_REQUEST)
+        return self._answer_intent(decision, nlu.intent, entities, convo)
+
+    # -- the moves -------------------------------------------------------------------------
+
+    def _answer_intent(
+        self,
+        decision: Decision,
+        intent: str,
+        entities: Mapping[str, str],
+        convo: ConversationView,
+        *,
+        keep_count: bool = False,
+    ) -> Decision:
+        answer = self._kb.answer(intent, entities, decision.lang)
+        if answer is None and intent_family(intent) != intent:
+            answer = self._kb.answer(intent_family(intent), entities, decision.lang)
+        if answer is None:
+            answer = self._kb.answer("out_of_scope", {}, decision.lang)
+        if answer is None:  # a knowledge base without an out_of_scope article
+            return self._say(decision, "capabilities", buttons=self._topic_buttons(decision.lang))
+        self._add_answer(decision, answer)
+        if not keep_count:
+            decision.misunderstandings = 0
+        if answer.needs_agent:
+            return self._escalate(decision, Reason.NEEDS_AGENT)
+        return decision
+
+    def _not_understood(self, decision: Decision, nlu: Understanding) -> Decision:
+        decision.misunderstandings += 1
+        if decision.misunderstandings >= 2:
+            return self._escalate(decision, Reason.NOT_UNDERSTOOD)
+        guesses = [
+            score for score in nlu.ranking
+            if intent_family(score.name) not in _NOT_OFFERED
+            and score.confidence >= self._clarify_floor
+        ][:2]
+        if not guesses:
+            return self._say(decision, "not_understood", buttons=self._topic_buttons(decision.lang))
+        buttons = [
+            Button(self._kb.intent_label(score.name, decision.lang), f"/{score.name}")
+            for score in guesses
+        ]
+        buttons.append(Button(self._kb.intent_label("human_request", decision.lang),
+                              "/human_request"))
+        return self._say(decision, "clarify", buttons=buttons)
+
+    def _escalate(self, decision: Decision, reason: str, *, phrase: str | None = None) -> Decision:
+        if phrase:
+            self._say(decision, phrase)
+        decision.escalate = reason
+        decision.awaiting = None
+        return decision
+
+    def _add_answer(self, decision: Decision, answer: Answer) -> None:
+        buttons = tuple(Button(b.title, b.payload) for b in answer.buttons)
+        decision.replies.append(OutboundMessage(text=answer.text, buttons=buttons))
+        decision.awaiting = answer.asks
+        decision.answered_by = answer.article_id
+
+    def _say(self, decision: Decision, key: str, *, buttons: list[Button] | None = None) -> Decision:
+        text = self._kb.phrase(key, decision.lang)
+        decision.replies.append(OutboundMessage(text=text, buttons=tuple(buttons or ())))
+        decision.answered_by = decision.answered_by or key
+        return decision
+
+    def _topic_buttons(self, lang: str) -> list[Button]:
+        topics = ("check_balance", "my_number", "roaming", "support_contacts")
+        return [Button(self._kb.intent_label(t, lang), f"/{t}") for t in topics]
+
+    @staticmethod
+    def _language(convo: ConversationView, turn: Turn, nlu: Understanding | None) -> str:
+        if turn.lang_hint in LANGS:
+            return turn.lang_hint  # type: ignore[return-value]
+        if nlu is not None and turn.payload is None and any(c.isalpha() for c in turn.text):
+            return nlu.lang
+        return convo.lang if convo.lang in LANGS else "ru"

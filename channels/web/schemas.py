@@ -1,0 +1,59 @@
+"""Request and response bodies of the web chat API (see ARCHITECTURE.md, "Web chat API")."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+MAX_TEXT = 4000
+MAX_ID = 128
+
+
+class WebChatMessageIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    user_id: StrictStr = Field(min_length=1, max_length=MAX_ID, pattern=r"^[\w.:@-]+$")
+    text: StrictStr | None = Field(None, max_length=MAX_TEXT)
+    payload: StrictStr | None = Field(None, min_length=1, max_length=1000)
+    lang: Literal["ru", "en", "be"] | None = None
+    message_id: StrictStr | None = Field(None, min_length=1, max_length=MAX_ID)
+
+    @model_validator(mode="after")
+    def _text_or_payload(self) -> WebChatMessageIn:
+        if self.text is not None:
+            self.text = _clean(self.text)
+        if not (self.text and self.text.strip()) and not self.payload:
+            raise ValueError("send a non-empty 'text' (or the 'payload' of a pressed button)")
+        return self
+
+
+def _clean(text: str) -> str:
+    """Drop NUL and other control characters (PostgreSQL cannot store NUL); keep line breaks."""
+    return "".join(ch for ch in text if ch >= " " or ch in "\n\t")
+
+
+class ButtonOut(BaseModel):
+    title: str
+    payload: str
+
+
+class ReplyOut(BaseModel):
+    id: str
+    text: str
+    buttons: list[ButtonOut]
+    sender: str
+    request_phone: bool = False
+
+
+class WebChatAnswer(BaseModel):
+    conversation_id: str
+    state: Literal["bot", "waiting_agent", "with_agent", "closed"]
+    replies: list[ReplyOut]
+    cursor: str
+
+
+class WebChatUpdates(BaseModel):
+    replies: list[ReplyOut]
+    cursor: str
+    state: Literal["bot", "waiting_agent", "with_agent", "closed"] | None

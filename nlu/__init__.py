@@ -1,0 +1,45 @@
+"""The NLU side of Abonent: the Rasa project (config.yml, domain.yml, data/) and the client the
+app uses to reach the Rasa server over HTTP (cache, retries, circuit breaker, language).
+
+Nothing here imports ``rasa``: the server runs in its own environment.
+"""
+
+from __future__ import annotations
+
+from nlu.breaker import BreakerState, CircuitBreaker
+from nlu.cache import ParseCache, normalise_text
+from nlu.client import NluClient
+from nlu.errors import NluBadResponse, NluError, NluUnavailable
+from nlu.evaluation import EvalReport, EvalRow, evaluate, load_eval_file
+from nlu.lang import LANGUAGES, detect_language
+from nlu.models import (
+    FALLBACK_INTENT,
+    FAMILIES,
+    Entity,
+    IntentScore,
+    NluResult,
+    intent_family,
+)
+
+__all__ = [
+    "FALLBACK_INTENT",
+    "FAMILIES",
+    "LANGUAGES",
+    "BreakerState",
+    "CircuitBreaker",
+    "Entity",
+    "EvalReport",
+    "EvalRow",
+    "IntentScore",
+    "NluBadResponse",
+    "NluClient",
+    "NluError",
+    "NluResult",
+    "NluUnavailable",
+    "ParseCache",
+    "detect_language",
+    "evaluate",
+    "intent_family",
+    "load_eval_file",
+    "normalise_text",
+]

@@ -1,0 +1,99 @@
+"""``abonent nlu train|serve|parse|eval``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.config import Settings, get_settings
+from bot.runtime import nlu_settings, train_model
+from nlu.client import NluClient
+from nlu.evaluation import evaluate, load_eval_file
+
+
+def register(subparsers: Any) -> None:
+    nlu = subparsers.add_parser("nlu", help="the Rasa NLU model and server")
+    sub = nlu.add_subparsers(dest="nlu_command", required=True, metavar="SUBCOMMAND")
+
+    train = sub.add_parser("train", help="train the model (only when config or data changed)")
+    train.add_argument("--force", action="store_true", help="train even if a model is cached")
+    train.set_defaults(handler=_train)
+
+    serve = sub.add_parser("serve", help="start a local Rasa server and keep it running")
+    serve.add_argument("--port", type=int, help="port (RASA_PORT, default 5005)")
+    serve.set_defaults(handler=_serve)
+
+    parse = sub.add_parser("parse", help="print what the model understands of a text")
+    parse.add_argument("text")
+    parse.add_argument("--json", action="store_true", help="print the full result as JSON")
+    parse.set_defaults(handler=_parse)
+
+    ev = sub.add_parser("eval", help="evaluate on a TSV file (lang, intent, text)")
+    ev.add_argument("file", type=Path)
+    ev.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    ev.set_defaults(handler=_eval)
+
+
+def _train(args: argparse.Namespace) -> int:
+    train_model(get_settings(), force=args.force)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = get_settings().model_copy(update={"rasa_url": None})
+
+    async def main() -> None:
+        async with nlu_settings(settings, port=args.port) as ready:
+            print(f"Rasa NLU server: {ready.rasa_url}  (token in RASA_TOKEN, or printed below)")
+            if not settings.rasa_token:
+                assert ready.rasa_token is not None
+                print(f"RASA_URL={ready.rasa_url} RASA_TOKEN={ready.rasa_token.get_secret_value()}")
+            print("Press Ctrl-C to stop.", flush=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+    return 0
+
+
+def _client(settings: Settings, http: httpx.AsyncClient) -> NluClient:
+    token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
+    assert settings.rasa_url is not None
+    return NluClient(http, settings.rasa_url, token, timeout=settings.nlu_timeout)
+
+
+def _parse(args: argparse.Namespace) -> int:
+    async def main() -> None:
+        async with nlu_settings(get_settings()) as ready, httpx.AsyncClient() as http:
+            result = await _client(ready, http).parse(args.text)
+        if args.json:
+            print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+            return
+        print(f"intent:     {result.intent} (family {result.family})")
+        print(f"confidence: {result.confidence:.3f}")
+        print(f"language:   {result.lang}")
+        entities = ", ".join(f"{e.name}={e.value} ({e.text!r})" for e in result.entities)
+        print(f"entities:   {entities or '-'}")
+        ranking = ", ".join(f"{s.name} {s.confidence:.2f}" for s in result.ranking[:4])
+        print(f"ranking:    {ranking}")
+
+    asyncio.run(main())
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    rows = load_eval_file(args.file)
+
+    async def main() -> None:
+        async with nlu_settings(get_settings()) as ready, httpx.AsyncClient() as http:
+            report = await evaluate(_client(ready, http), rows)
+        print(report.format())
+        if args.json:
+            args.json.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+
+    asyncio.run(main())
+    return 0

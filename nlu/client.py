@@ -1,0 +1,336 @@
+"""The app's way to Rasa: ``POST /model/parse`` over HTTP, with a cache, retries and a breaker.
+
+``NluClient.parse(text)`` returns an :class:`~nlu.models.NluResult`. What happens on the way:
+
+1. the language is detected here (:func:`nlu.lang.detect_language`), never asked of Rasa;
+2. the loaded model's id is known (``GET /status``, remembered for ``model_id_ttl`` seconds);
+3. the cache is consulted with (model id, text): a hit costs no HTTP request at all (the only
+   request a hit can cost is the ``/status`` refresh, once per ``model_id_ttl``);
+4. otherwise ``POST /model/parse?token=...``: connection errors, timeouts and 5xx are retried
+   with exponential back-off and jitter; a 4xx or unreadable JSON raises
+   :class:`~nlu.errors.NluBadResponse` at once; an open circuit breaker raises
+   :class:`~nlu.errors.NluUnavailable` without touching the network.
+
+If ``/status`` cannot be refreshed but a model id is already known, the old id is used, so
+cached answers keep flowing while Rasa is down. The token travels as the ``token`` query
+parameter (Rasa's own scheme); it never appears in messages, ``repr`` or httpx's request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import re
+import time
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from nlu.breaker import CircuitBreaker
+from nlu.cache import ParseCache
+from nlu.errors import NluBadResponse, NluUnavailable
+from nlu.lang import detect_language
+from nlu.models import Entity, NluResult
+
+__all__ = ["NluClient"]
+
+log = logging.getLogger(__name__)
+
+_HOW_TO_START = "start it with `abonent nlu serve` or set RASA_URL to a running Rasa server"
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"'>]+")
+
+
+class _RedactToken(logging.Filter):
+    """Masks ``token=...`` in log lines (httpx logs every request URL at INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "token=" in message:
+            record.msg = _TOKEN_IN_URL.sub(r"\1***", message)
+            record.args = ()
+        return True
+
+
+_REDACTOR = _RedactToken()
+
+
+def _install_redaction() -> None:
+    for name in ("httpx", __name__):
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)
+
+
+class NluClient:
+    """Parses texts through a Rasa server. Share one per process; it is safe for concurrent use."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        token: str | None = None,
+        *,
+        retries: int = 2,
+        backoff: float = 0.2,
+        timeout: float = 5.0,
+        breaker: CircuitBreaker | None = None,
+        cache: ParseCache | None = None,
+        model_id_ttl: float = 60.0,
+    ) -> None:
+        self._http = http
+        self.base_url = base_url.rstrip("/")
+        self._token = token or None
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.timeout = timeout
+        self.breaker = breaker
+        self.cache = cache
+        self.model_id_ttl = model_id_ttl
+        self.calls = 0
+        """parse() calls, answered from the cache or not."""
+        self.cache_hits = 0
+        """parse() calls answered from the cache."""
+        self.http_requests = 0
+        """HTTP requests sent (each retry counts)."""
+        self._model_id: str | None = None
+        self._model_id_at = float("-inf")
+        self._model_lock = asyncio.Lock()
+        self._random = random.Random()
+        if self._token:
+            _install_redaction()
+
+    def __repr__(self) -> str:
+        token = "'***'" if self._token else "None"
+        return f"NluClient({self.base_url!r}, token={token})"
+
+    # -- public API ---------------------------------------------------------------------------
+
+    async def parse(self, text: str, lang_hint: str | None = None) -> NluResult:
+        """Understand ``text``. Raises NluUnavailable or NluBadResponse (see nlu.errors)."""
+        self.calls += 1
+        lang = detect_language(text, lang_hint)
+        model_id = await self._current_model_id(allow_stale=True)
+        if self.cache is not None:
+            hit = self.cache.get(model_id, text)
+            if hit is not None:
+                self.cache_hits += 1
+                return _rebase(hit, text, lang)
+        response = await self._send("POST", "/model/parse", json_body={"text": text})
+        payload = self._json(response, "/model/parse")
+        try:
+            result = NluResult.from_rasa(payload, text=text, lang=lang, model_id=model_id)
+        except ValueError as exc:
+            raise NluBadResponse(
+                f"Rasa at {self.base_url} answered /model/parse with {exc}"
+            ) from exc
+        if self.cache is not None:
+            self.cache.put(model_id, text, result)
+        return result
+
+    async def model_id(self) -> str:
+        """The loaded model's id (``GET /status``), remembered for ``model_id_ttl`` seconds."""
+        return await self._current_model_id(allow_stale=False)
+
+    async def ready(self) -> bool:
+        """True when Rasa answers ``/status`` with 200 and a loaded model. One try, no breaker."""
+        self.http_requests += 1
+        try:
+            response = await self._http.get(
+                self._url("/status"), params=self._params(), timeout=self.timeout
+            )
+            if response.status_code != 200:
+                return False
+            self._remember_model_id(_model_id_from_status(response.json()))
+        except (httpx.HTTPError, TypeError, ValueError):
+            return False
+        return True
+
+    async def version(self) -> str | None:
+        """Rasa's version from ``GET /version`` (needs no token), or None when unreachable."""
+        self.http_requests += 1
+        try:
+            response = await self._http.get(self._url("/version"), timeout=self.timeout)
+            if response.status_code != 200:
+                return None
+            version = response.json().get("version")
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return str(version) if version else None
+
+    # -- model id -----------------------------------------------------------------------------
+
+    def _model_id_fresh(self) -> bool:
+        return (
+            self._model_id is not None and time.monotonic() - self._model_id_at < self.model_id_ttl
+        )
+
+    def _remember_model_id(self, model_id: str) -> None:
+        if self._model_id is not None and model_id != self._model_id:
+            log.info("Rasa model changed: %s -> %s", self._model_id, model_id)
+        self._model_id = model_id
+        self._model_id_at = time.monotonic()
+
+    async def _current_model_id(self, *, allow_stale: bool) -> str:
+        if self._model_id_fresh():
+            assert self._model_id is not None
+            return self._model_id
+        async with self._model_lock:
+            if self._model_id_fresh():
+                assert self._model_id is not None
+                return self._model_id
+            stale = self._model_id if allow_stale else None
+            try:
+                # With an old id to fall back on, one quick try is enough.
+                response = await self._send(
+                    "GET", "/status", retries=0 if stale is not None else None
+                )
+                payload = self._json(response, "/status")
+                try:
+                    model_id = _model_id_from_status(payload)
+                except (TypeError, ValueError) as exc:
+                    raise NluBadResponse(
+                        f"Rasa at {self.base_url} answered /status with {exc}"
+                    ) from exc
+            except NluUnavailable as exc:
+                if stale is None:
+                    raise
+                log.warning("cannot refresh the Rasa model id, using %s: %s", stale, exc)
+                return stale
+            self._remember_model_id(model_id)
+            return model_id
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def _params(self) -> dict[str, str]:
+        return {"token": self._token} if self._token else {}
+
+    def _delay(self, attempt: int) -> float:
+        return self.backoff * (2**attempt) * self._random.uniform(0.5, 1.5)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        retries: int | None = None,
+    ) -> httpx.Response:
+        """One logical request: retried on transport errors and 5xx, guarded by the breaker."""
+        attempts = (self.retries if retries is None else retries) + 1
+        problem = "no attempt made"
+        for attempt in range(attempts):
+            if self.breaker is not None and not self.breaker.allow():
+                raise NluUnavailable(
+                    f"Rasa at {self.base_url} failed repeatedly; not trying again for "
+                    f"{self.breaker.retry_in():.0f} s (circuit open). Is it running? "
+                    f"{_HOW_TO_START}"
+                )
+            try:
+                self.http_requests += 1
+                response = await self._http.request(
+                    method,
+                    self._url(path),
+                    params=self._params(),
+                    json=json_body,
+                    timeout=self.timeout,
+                )
+            except httpx.TimeoutException:
+                problem = f"timed out after {self.timeout:g} s"
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {_redact(str(exc)) or 'connection failed'}"
+            else:
+                if response.status_code < 500:
+                    if self.breaker is not None:
+                        self.breaker.record_success()
+                    return self._check_status(response, path)
+                problem = f"HTTP {response.status_code}"
+            if self.breaker is not None:
+                self.breaker.record_failure()
+            if attempt + 1 < attempts:
+                await asyncio.sleep(self._delay(attempt))
+        raise NluUnavailable(
+            f"cannot reach Rasa at {self.base_url}{path} after {attempts} attempt(s) "
+            f"({problem}); {_HOW_TO_START}"
+        )
+
+    def _check_status(self, response: httpx.Response, path: str) -> httpx.Response:
+        status = response.status_code
+        if status < 400:
+            return response
+        where = f"Rasa at {self.base_url}{path}"
+        if status in (401, 403):
+            hint = "" if self._token else " (no token was given)"
+            raise NluBadResponse(
+                f"{where} refused the token (HTTP {status}){hint}: set RASA_TOKEN to the token "
+                "the Rasa server was started with (`rasa run ... -t TOKEN`)"
+            )
+        if status == 409:
+            raise NluUnavailable(
+                f"{where}: the server is up but has no model loaded (HTTP 409); "
+                "train one with `abonent nlu train` and restart it"
+            )
+        if status == 404:
+            raise NluBadResponse(
+                f"{where} not found (HTTP 404): does RASA_URL point at a Rasa server "
+                "started with --enable-api?"
+            )
+        body = _redact(response.text[:200])
+        raise NluBadResponse(f"{where} rejected the request (HTTP {status}): {body}")
+
+    def _json(self, response: httpx.Response, path: str) -> Any:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise NluBadResponse(
+                f"Rasa at {self.base_url}{path} answered with something that is not JSON: "
+                f"{_redact(response.text[:200])!r}"
+            ) from exc
+
+
+def _redact(text: str) -> str:
+    return _TOKEN_IN_URL.sub(r"\1***", text)
+
+
+def _model_id_from_status(payload: Any) -> str:
+    """The model's identity from ``/status``: ``model_id`` (Rasa 3), ``fingerprint`` (Rasa 2),
+    else ``model_file``."""
+    if not isinstance(payload, dict):
+        raise TypeError(f"a {type(payload).__name__}, not a JSON object")
+    for key in ("model_id", "fingerprint", "model_file"):
+        value = payload.get(key)
+        if not value:
+            continue
+        if isinstance(value, dict | list):
+            digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+            return f"fp-{digest[:16]}"
+        return str(value)
+    raise ValueError("no model_id, fingerprint or model_file")
+
+
+def _rebase(hit: NluResult, text: str, lang: str) -> NluResult:
+    """A cached result for a text that normalises the same: its own text, language, offsets."""
+    if hit.text == text and hit.lang == lang:
+        return hit
+    entities = hit.entities
+    if hit.text != text:
+        entities = tuple(_relocate(e, text) for e in entities)
+    return replace(hit, text=text, lang=lang, entities=entities)
+
+
+def _relocate(entity: Entity, text: str) -> Entity:
+    needle = entity.text.casefold().replace("ё", "е")
+    haystack = text.casefold().replace("ё", "е")
+    if not needle or len(needle) != len(entity.text) or len(haystack) != len(text):
+        return entity
+    start = haystack.find(needle)
+    if start < 0:
+        return entity
+    end = start + len(needle)
+    return replace(entity, text=text[start:end], start=start, end=end)

@@ -1,0 +1,130 @@
+"""Shared fixtures: the real Rasa server (trained once, cached by data hash), databases
+(SQLite always; PostgreSQL when TEST_DATABASE_URL is set) and the running app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.runtime import train_model
+from bot.services import Services
+from nlu.server import RasaServer
+from tests.support.servers import LiveServer
+
+REQUIRE_POSTGRES = os.environ.get("ABONENT_REQUIRE_POSTGRES") == "1"
+
+
+def base_settings(**overrides: object) -> Settings:
+    """Settings that ignore the developer's .env and environment-specific defaults."""
+    values: dict[str, object] = {"webchat_poll_seconds": 2.0, "outbox_poll_seconds": 0.2}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+# -- Rasa ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+async def rasa_server() -> AsyncIterator[RasaServer]:
+    settings = base_settings()
+    model = train_model(settings)
+    async with RasaServer(model, venv=settings.rasa_venv) as server:
+        yield server
+
+
+# -- databases -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL part: set TEST_DATABASE_URL (CI does) to run it")
+    return url
+
+
+async def _create_postgres_database(admin_url: str) -> str:
+    from bot.storage import normalise_url
+
+    admin = make_url(normalise_url(admin_url))
+    name = f"abonent_test_{uuid.uuid4().hex[:12]}"
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if REQUIRE_POSTGRES:
+            raise
+        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
+    finally:
+        await engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(admin_url: str, url: str) -> None:
+    from bot.storage import normalise_url
+
+    engine = create_async_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    name = make_url(url).database
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'abonent.db'}"
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    url = await _create_postgres_database(admin_url)
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(admin_url, url)
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+@dataclass
+class RunningApp:
+    url: str
+    services: Services
+    http: httpx.AsyncClient
+    settings: Settings
+
+    async def say(self, user_id: str, text: str, **extra: object) -> dict[str, object]:
+        response = await self.http.post(
+            "/api/webchat/messages", json={"user_id": user_id, "text": text, **extra}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+
+def app_settings(database_url: str, rasa: RasaServer, **overrides: object) -> Settings:
+    return base_settings(
+        database_url=database_url,
+        rasa_url=rasa.url,
+        rasa_token=SecretStr(rasa.token),
+        **overrides,
+    )
+
+
+@pytest.fixture
+async def running_app(database_url: str, rasa_server: RasaServer) -> AsyncIterator[RunningApp]:
+    settings = app_settings(database_url, rasa_server)
+    app = create_app(settings)
+    async with LiveServer(app) as server, httpx.AsyncClient(
+        base_url=server.url, timeout=30
+    ) as http:
+        yield RunningApp(server.url, app.state.services, http, settings)
