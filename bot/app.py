@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from bot import health
 from bot.config import Settings, get_settings
 from bot.services import Services, build_services
-from channels.web import router as webchat_router
+from channels.web.api import router as webchat_router
 
 ServicesFactory = Callable[[Settings], Services]
 
@@ -41,8 +41,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.include_router(health.router)
     app.include_router(webchat_router)
-    for plugin in services.plugins:
-        for router in plugin.routers():
+    for extension in services.extensions:
+        for router in extension.routers():
             app.include_router(router)
     return app
 

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     nlu_retries: int = Field(2, ge=0, le=10, validation_alias=_env("NLU_RETRIES"))
     nlu_cache_size: int = Field(10_000, ge=0, validation_alias=_env("NLU_CACHE_SIZE"))
 
+    # Telegram (channels/telegram): polling by default, webhook when TELEGRAM_WEBHOOK_URL is set.
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=_env("TELEGRAM_BOT_TOKEN"))
+    telegram_webhook_url: str | None = Field(None, validation_alias=_env("TELEGRAM_WEBHOOK_URL"))
+    telegram_webhook_secret: SecretStr | None = Field(
+        None, validation_alias=_env("TELEGRAM_WEBHOOK_SECRET")
+    )
+    telegram_api_base: str | None = Field(None, validation_alias=_env("TELEGRAM_API_BASE"))
+
     kb_dir: Path | None = Field(None, validation_alias=_env("ABONENT_KB_DIR"))
 
     webchat_max_text: int = Field(4000, ge=1, validation_alias=_env("WEBCHAT_MAX_TEXT"))

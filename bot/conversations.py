@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import failpoints
-from bot.handoff_hooks import HandoffHooks
+from bot.handoff_hooks import AGENT_STATES, HandoffHooks
 from bot.locks import KeyedLocks
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 from bot.notify import Notifier
@@ -28,8 +28,6 @@ from bot.storage import Conversation, ConversationState, Customer, Database, Ide
 from nlu import NluClient, NluError, NluResult
 
 log = logging.getLogger(__name__)
-
-_AGENT_STATES = (ConversationState.WAITING_AGENT, ConversationState.WITH_AGENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +229,8 @@ class Conversations:
             await session.flush()
         elif inbound.reply_address != identity.address:
             identity.address = inbound.reply_address
+        if inbound.contact is not None and inbound.contact.verified:
+            identity.verified_phone = inbound.contact.phone
         if identity.blocked_at is not None:  # they wrote again, so they unblocked the bot
             identity.blocked_at = None
         latest = await session.scalar(
@@ -261,9 +261,10 @@ class Conversations:
             payload=message.payload,
             attachments=tuple((message.attachments or {}).get("kinds", ())),
             lang_hint=message.lang,
+            contact_verified=(message.meta or {}).get("contact_verified"),
         )
         nlu: NluResult | None = None
-        if conversation.state not in _AGENT_STATES:
+        if conversation.state not in AGENT_STATES:
             nlu = await self._understand(conversation, turn)
         async with self._db.transaction() as session:
             fresh = await session.get(Message, message.id, with_for_update=True)
@@ -272,11 +273,13 @@ class Conversations:
                 return
             identity = await session.get(Identity, convo.identity_id)
             assert identity is not None
-            if convo.state in _AGENT_STATES:
-                lang = convo.lang or "ru"
-                replies = await self._handoff.on_subscriber_message(session, convo, fresh, lang=lang)
-            else:
+            lang = (nlu.lang if nlu is not None and turn.payload is None else None) \
+                or convo.lang or "ru"
+            replies = await self._handoff.intercept(session, convo, fresh, nlu=nlu, lang=lang)
+            if replies is None:
                 replies = await self._decide(session, convo, fresh, turn, nlu)
+            elif nlu is not None:
+                _record_nlu(fresh, nlu)
             for reply in replies:
                 await enqueue_reply(
                     session, conversation=convo, address=identity.address, message=reply,
@@ -321,9 +324,7 @@ class Conversations:
         )
         decision = self._policy.decide(view, turn, nlu)
         if nlu is not None:
-            message.nlu = nlu.to_dict()
-            message.intent = nlu.intent
-            message.confidence = nlu.confidence
+            _record_nlu(message, nlu)
         message.lang = decision.lang
         return await self._apply(session, convo, decision)
 
@@ -349,6 +350,12 @@ class Conversations:
             )
         ).all()
         return tuple(StoredReply(row.id, _outbound(row)) for row in rows)
+
+
+def _record_nlu(message: Message, nlu: NluResult) -> None:
+    message.nlu = nlu.to_dict()
+    message.intent = nlu.intent
+    message.confidence = nlu.confidence
 
 
 def _outbound(row: Message) -> OutboundMessage:

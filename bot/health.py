@@ -23,9 +23,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - a probe reports, never raises
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    try:
-        checks["nlu"] = "ok" if await services.nlu.ready() else "no model loaded"
-    except Exception as exc:  # noqa: BLE001
-        checks["nlu"] = f"unreachable: {type(exc).__name__}"
+    if await services.nlu.ready():
+        checks["nlu"] = "ok"
+    elif await services.nlu.version() is None:
+        checks["nlu"] = "unreachable: start Rasa (`abonent nlu serve`) or check RASA_URL"
+    else:
+        checks["nlu"] = "no model loaded: run `abonent nlu train`"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)

@@ -50,6 +50,7 @@ class Turn:
     payload: str | None = None
     attachments: tuple[str, ...] = ()
     lang_hint: str | None = None
+    contact_verified: bool | None = None  # a shared phone: True when the platform proved it
 
 
 @dataclass(slots=True)
@@ -118,6 +119,9 @@ class DialoguePolicy:
         """``nlu`` is None when the NLU server could not be reached."""
         lang = self._language(convo, turn, nlu)
         decision = Decision(lang=lang, misunderstandings=convo.misunderstandings)
+        if turn.contact_verified is not None:
+            key = "contact_verified" if turn.contact_verified else "contact_refused"
+            return self._say(decision, key, buttons=self._topic_buttons(lang))
         if not turn.text.strip() and not turn.payload:
             return self._say(decision, "non_text", buttons=self._topic_buttons(lang))
         command = self.command_intent(turn.text) if not turn.payload else None

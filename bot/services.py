@@ -1,7 +1,7 @@
 """The composition root: builds every collaborator once, from settings, and wires them.
 
-Channels plug in through :class:`ChannelPlugin`: a channel gets the services, may mount a
-router (webhooks) and may run background loops (polling).
+Parts plug in as :class:`bot.extensions.Extension` (routes, background loops); channels as
+:class:`bot.extensions.ChannelPlugin` (plus a sender).
 """
 
 from __future__ import annotations
@@ -9,36 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import httpx
-from fastapi import APIRouter
 
 from bot.config import Settings
 from bot.conversations import Conversations
-from bot.handoff_hooks import BasicHandoff, HandoffHooks
+from bot.extensions import BackgroundLoop, ChannelPlugin, Extension
+from bot.handoff_hooks import HandoffHooks
 from bot.notify import Notifier
 from bot.outbox import OutboxSender
 from bot.policy import DialoguePolicy
 from bot.storage import Database
 from channels.base import Channel
 from channels.web import WebChatChannel
+from handoff import build_handoff
 from knowledge_base import KnowledgeBase, load_knowledge_base
 from nlu import CircuitBreaker, NluClient, ParseCache
 
 log = logging.getLogger(__name__)
-
-
-class ChannelPlugin(Protocol):
-    """A channel as the app sees it: something to send through, maybe a router, maybe loops."""
-
-    channel: Channel
-
-    def routers(self) -> list[APIRouter]: ...
-
-    def background(self) -> list[Callable[[asyncio.Event], Awaitable[None]]]: ...
 
 
 @dataclass
@@ -54,16 +43,16 @@ class Services:
     conversations: Conversations
     channels: dict[str, Channel]
     outbox: OutboxSender
-    plugins: list[ChannelPlugin] = field(default_factory=list)
+    extensions: list[Extension] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         if self.settings.auto_migrate:
             await self.db.upgrade()
-        loops: list[Callable[[asyncio.Event], Awaitable[None]]] = [self.outbox.run]
-        for plugin in self.plugins:
-            loops += plugin.background()
+        loops: list[BackgroundLoop] = [self.outbox.run]
+        for extension in self.extensions:
+            loops += extension.background()
         self._tasks = [asyncio.create_task(loop(self._stop)) for loop in loops]
         self._tasks.append(asyncio.create_task(self._recover()))
 
@@ -110,9 +99,14 @@ def build_services(
     )
     notifier = Notifier()
     policy = DialoguePolicy(kb)
-    handoff = handoff or BasicHandoff(kb)
+    desk = build_handoff(settings=settings, db=db, kb=kb, notifier=notifier)
+    handoff = handoff or desk.hooks
     conversations = Conversations(db, nlu, policy, handoff, notifier)
+    extensions: list[Extension] = [desk]
     channels: dict[str, Channel] = {WebChatChannel.name: WebChatChannel()}
+    for plugin in _channel_plugins(settings, conversations, db):
+        channels[plugin.channel.name] = plugin.channel
+        extensions.append(plugin)
     outbox = OutboxSender(
         db,
         channels,
@@ -123,4 +117,17 @@ def build_services(
     return Services(
         settings=settings, db=db, kb=kb, http=http, nlu=nlu, notifier=notifier, policy=policy,
         handoff=handoff, conversations=conversations, channels=channels, outbox=outbox,
+        extensions=extensions,
     )
+
+
+def _channel_plugins(
+    settings: Settings, conversations: Conversations, db: Database
+) -> list[ChannelPlugin]:
+    """Channels with credentials are on; the others are simply off."""
+    plugins: list[ChannelPlugin] = []
+    if settings.telegram_bot_token:
+        from channels.telegram import build_telegram
+
+        plugins.append(build_telegram(settings=settings, conversations=conversations, db=db))
+    return plugins

@@ -51,8 +51,10 @@ def _nominative_parse(word: str) -> Parse | None:
 def _inflect(parse: Parse, case: str) -> str | None:
     if "Fixd" in parse.tag:
         return parse.word
-    if case == "accs" and parse.tag.POS in _AGREEING and (
-        parse.tag.number == "plur" or parse.tag.gender in ("masc", "neut")
+    if (
+        case == "accs"
+        and parse.tag.POS in _AGREEING
+        and (parse.tag.number == "plur" or parse.tag.gender in ("masc", "neut"))
     ):
         # Country names are inanimate, so these adjectives keep their nominative form:
         # "в Объединённые Арабские Эмираты", not "в Объединённых Арабских Эмираты".

@@ -21,8 +21,13 @@ class Collision:
 def country_forms(country: Country) -> set[str]:
     """Lower-case surface forms: canonical, names, aliases; Russian ones in all cases."""
     forms = plain_forms(
-        [country.canonical, country.names.en, country.names.be, *country.aliases.en,
-         *country.aliases.be]
+        [
+            country.canonical,
+            country.names.en,
+            country.names.be,
+            *country.aliases.en,
+            *country.aliases.be,
+        ]
     )
     for name in (country.names.ru, *country.aliases.ru):
         forms |= russian_forms(name)

@@ -35,7 +35,16 @@ def parse_file(path: Path, model: type[M]) -> tuple[Parsed[M] | None, list[str]]
     try:
         return Parsed(doc, model.model_validate(doc.data)), []
     except ValidationError as exc:
-        return None, [_problem(doc, error) for error in exc.errors()]
+        errors = exc.errors()
+        return None, [_problem(doc, error) for error in errors if not _consequence(error, errors)]
+
+
+def _consequence(error: Any, errors: list[Any]) -> bool:
+    """A list that is "too short" only because its items failed is not a problem of its own."""
+    if error["type"] != "too_short":
+        return False
+    loc = error["loc"]
+    return any(len(other["loc"]) > len(loc) and other["loc"][: len(loc)] == loc for other in errors)
 
 
 def _problem(doc: YamlDocument, error: Any) -> str:

@@ -33,7 +33,9 @@ def scan(text: str) -> tuple[list[Placeholder], list[TemplateProblem]]:
         inner = match.group("inner")
         if inner is None:
             problems.append(
-                TemplateProblem(f"unmatched {token!r} (write {token * 2} for a brace)", match.start())
+                TemplateProblem(
+                    f"unmatched {token!r} (write {token * 2} for a brace)", match.start()
+                )
             )
         elif _NAME.match(inner):
             found.append(Placeholder(inner, match.start()))

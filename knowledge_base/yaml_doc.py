@@ -79,9 +79,13 @@ class YamlDocument:
                 return None
         return value
 
+    def place(self, loc: Loc, *, line: int | None = None) -> str:
+        """``"FILE:LINE"`` for ``loc``."""
+        return f"{self.name}:{line if line is not None else self.line(loc)}"
+
     def where(self, loc: Loc, *, line: int | None = None) -> str:
         """``"FILE:LINE: FIELD"`` for ``loc``."""
-        return f"{self.name}:{line if line is not None else self.line(loc)}: {format_loc(loc)}"
+        return f"{self.place(loc, line=line)}: {format_loc(loc)}"
 
     def problem(self, loc: Loc, message: str, *, line: int | None = None) -> str:
         return f"{self.where(loc, line=line)}: {message}"
@@ -100,10 +104,7 @@ def read_yaml(path: Path) -> YamlDocument:
         builder = _Builder(loader, name)
         data = builder.build(root, ()) if root is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        what = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise KnowledgeBaseError([f"{name}:{line}: YAML syntax error: {what}"]) from exc
+        raise KnowledgeBaseError([_syntax_problem(name, exc)]) from exc
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError([f"{name}:1: YAML error: {exc}"]) from exc
     finally:
@@ -111,6 +112,16 @@ def read_yaml(path: Path) -> YamlDocument:
     if builder.problems:
         raise KnowledgeBaseError(builder.problems)
     return YamlDocument(path, data, builder.lines, builder.literal_starts)
+
+
+def _syntax_problem(name: str, exc: yaml.MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    message = exc.problem or exc.context or "invalid YAML"
+    if exc.context and exc.problem:
+        started = exc.context_mark.line + 1 if exc.context_mark is not None else line
+        message += f" ({exc.context}, which starts on line {started})"
+    return f"{name}:{line}: YAML syntax error: {message}"
 
 
 class _Builder:

@@ -12,8 +12,10 @@ import httpx
 
 from bot.config import Settings, get_settings
 from bot.runtime import nlu_settings, train_model
+from knowledge_base import load_knowledge_base
 from nlu.client import NluClient
 from nlu.evaluation import evaluate, load_eval_file
+from nlu.training import build_training_data
 
 
 def register(subparsers: Any) -> None:
@@ -23,6 +25,10 @@ def register(subparsers: Any) -> None:
     train = sub.add_parser("train", help="train the model (only when config or data changed)")
     train.add_argument("--force", action="store_true", help="train even if a model is cached")
     train.set_defaults(handler=_train)
+
+    data = sub.add_parser("build-data", help="write the full training data (with the lookup) to DIR")
+    data.add_argument("directory", type=Path)
+    data.set_defaults(handler=_build_data)
 
     serve = sub.add_parser("serve", help="start a local Rasa server and keep it running")
     serve.add_argument("--port", type=int, help="port (RASA_PORT, default 5005)")
@@ -41,6 +47,13 @@ def register(subparsers: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     train_model(get_settings(), force=args.force)
+    return 0
+
+
+def _build_data(args: argparse.Namespace) -> int:
+    kb = load_knowledge_base(get_settings().kb_dir)
+    out = build_training_data(kb.country_lookup(), args.directory)
+    print(f"training data written to {out}")
     return 0
 
 

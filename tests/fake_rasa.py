@@ -10,7 +10,8 @@ It imitates the three endpoints the app uses, as Rasa 3.6 answers them:
 
 A wrong or missing token answers 401 with Rasa's error body. Knobs, all safe to turn while it
 runs: ``fail_next(n, status)``, ``drop_next(n)`` (close the connection mid-answer), ``delay``
-(seconds before answering), ``answer(...)`` / ``answer_fallback(...)`` (what to predict, per text
+(seconds before answering; with ``serial`` one request at a time, like Rasa's single CPU-bound
+worker), ``answer(...)`` / ``answer_fallback(...)`` (what to predict, per text
 or by default), ``model_id`` / ``model_loaded``, and the request log (``count(path)``).
 
 It runs uvicorn in a daemon thread, so a test's event loop is never blocked by the server's
@@ -31,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs
 
 import uvicorn
@@ -109,6 +110,7 @@ class FakeRasa:
     version: str = "3.6.21"
     model_loaded: bool = True
     delay: float = 0.0
+    serial: bool = False
     default: FakeAnswer = field(default_factory=lambda: FakeAnswer("greet", 0.9))
     answers: dict[str, FakeAnswer] = field(default_factory=dict, repr=False)
     responder: Callable[[str], FakeAnswer | None] | None = None
@@ -119,6 +121,7 @@ class FakeRasa:
     _server: uvicorn.Server | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     _initial: dict[str, Any] = field(default_factory=dict, repr=False)
+    _busy: asyncio.Lock | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._initial = {"token": self.token, "model_id": self.model_id, "version": self.version}
@@ -175,13 +178,14 @@ class FakeRasa:
         self.version = self._initial["version"]
         self.model_loaded = True
         self.delay = 0.0
+        self.serial = False
         self.default = FakeAnswer("greet", 0.9)
         self.answers = {}
         self.responder = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> FakeRasa:
+    def start(self) -> Self:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -214,7 +218,7 @@ class FakeRasa:
             self._thread.join(timeout=5)
         self._server = self._thread = None
 
-    def __enter__(self) -> FakeRasa:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -229,6 +233,15 @@ class FakeRasa:
                     fault.remaining -= 1
                     return fault
         return None
+
+    async def _work(self) -> None:
+        if not self.serial:
+            await asyncio.sleep(self.delay)
+            return
+        if self._busy is None:
+            self._busy = asyncio.Lock()  # created in the server's own loop
+        async with self._busy:
+            await asyncio.sleep(self.delay)
 
     async def _app(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -250,9 +263,9 @@ class FakeRasa:
                 body = raw.decode(errors="replace")
         with self._lock:
             self.requests.append(FakeRequest(method, path, token, body))
+        fault = self._take_fault(path)  # decided on arrival, so a slow request cannot steal it
         if self.delay:
-            await asyncio.sleep(self.delay)
-        fault = self._take_fault(path)
+            await self._work()
         if fault is not None and fault.kind == "drop":
             await send({"type": "http.response.start", "status": 200, "headers": []})
             raise _Dropped
@@ -271,8 +284,12 @@ class FakeRasa:
         if self.token is not None and token != self.token:
             return 401, _error(401, "NotAuthenticated", "User is not authenticated.")
         if not self.model_loaded:
-            return 409, _error(409, "Conflict", "No agent loaded. To continue processing, a "
-                               "model of a trained agent needs to be loaded.")
+            return 409, _error(
+                409,
+                "Conflict",
+                "No agent loaded. To continue processing, a "
+                "model of a trained agent needs to be loaded.",
+            )
         if path == "/status":
             return 200, {
                 "model_file": f"models/{self.model_id}.tar.gz",

@@ -1,6 +1,9 @@
-"""The web chat: always on, so anyone can try the bot without tokens."""
+"""The web chat: always on, so anyone can try the bot without tokens.
 
-from channels.web.api import router
+The API router lives in :mod:`channels.web.api` (imported by the app, not here, so that the
+composition root can import the channel without importing the routes that depend on it).
+"""
+
 from channels.web.channel import WEBCHAT, WebChatChannel
 
-__all__ = ["WEBCHAT", "WebChatChannel", "router"]
+__all__ = ["WEBCHAT", "WebChatChannel"]

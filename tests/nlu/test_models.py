@@ -33,8 +33,13 @@ def rasa_payload(**overrides: object) -> dict[str, object]:
         "text": "роуминг в Польше",
         "intent": {"name": "roaming_activate", "confidence": 0.91},
         "entities": [
-            {"entity": "country", "start": 10, "end": 16, "value": "Польша",
-             "extractor": "RegexEntityExtractor"},
+            {
+                "entity": "country",
+                "start": 10,
+                "end": 16,
+                "value": "Польша",
+                "extractor": "RegexEntityExtractor",
+            },
             {"entity": "country", "start": 0, "end": 0, "value": "Литва", "extractor": None},
         ],
         "intent_ranking": [

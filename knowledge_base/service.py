@@ -1,0 +1,141 @@
+"""``KnowledgeBase``: picks and renders answers, phrases, intent labels; looks up countries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from knowledge_base.forms import normalize
+from knowledge_base.intents import family_of
+from knowledge_base.models import Answer, ButtonSpec
+from knowledge_base.payload import parse_payload
+from knowledge_base.rendering import contact_variables, country_variables
+from knowledge_base.schema import Article, Button, Contact, Country, LocalizedText, Phrase, Zone
+from knowledge_base.templates import placeholder_names, render
+
+
+class KnowledgeBase:
+    """The validated knowledge base; build it with ``load_knowledge_base()``."""
+
+    def __init__(
+        self,
+        *,
+        articles: Sequence[Article],
+        zones: Sequence[Zone],
+        countries: Sequence[Country],
+        contacts: Sequence[Contact],
+        phrases: Mapping[str, Phrase],
+        intent_labels: Mapping[str, LocalizedText],
+        country_lookup: Mapping[str, str],
+    ) -> None:
+        self._articles = tuple(articles)
+        self._zones = tuple(zones)
+        self._countries = tuple(countries)
+        self._contacts = tuple(contacts)
+        self._phrases = dict(phrases)
+        self._labels = dict(intent_labels)
+        self._lookup = dict(country_lookup)
+        self._zone_by_id = {zone.id: zone for zone in self._zones}
+        self._country_by_name = {country.canonical: country for country in self._countries}
+        self._by_intent: dict[str, list[Article]] = {}
+        for article in self._articles:
+            self._by_intent.setdefault(article.intent, []).append(article)
+
+    @property
+    def articles(self) -> tuple[Article, ...]:
+        return self._articles
+
+    @property
+    def zones(self) -> tuple[Zone, ...]:
+        return self._zones
+
+    @property
+    def countries(self) -> tuple[Country, ...]:
+        return self._countries
+
+    def answer(self, intent: str, entities: Mapping[str, str], lang: str) -> Answer | None:
+        """The best article for ``intent`` rendered in ``lang``; None when none matches.
+
+        The fine intent's articles come before its family's; among them the articles whose
+        ``requires`` are all present, the one requiring the most. A country that is not in the
+        knowledge base counts as absent.
+        """
+        family = family_of(intent)
+        if family is None:
+            return None
+        country = self.country(entities.get("country") or "")
+        present = {name for name, value in entities.items() if value and name != "country"}
+        if country is not None:
+            present.add("country")
+        for candidate_intent in dict.fromkeys((intent, family)):
+            candidates = [
+                article
+                for article in self._by_intent.get(candidate_intent, ())
+                if set(article.requires) <= present
+            ]
+            if candidates:
+                best = max(candidates, key=lambda article: len(article.requires))
+                return self._render(best, country, present, lang)
+        return None
+
+    def phrase(self, key: str, lang: str, **variables: object) -> str:
+        """A system phrase in ``lang`` (fallback ru, en); KeyError for an unknown key.
+
+        ValueError when a variable the phrase declares (e.g. ``position``) is not given.
+        """
+        phrase = self._phrases.get(key)
+        if phrase is None:
+            raise KeyError(f"unknown phrase {key!r}")
+        used, text = phrase.pick(lang)
+        missing = [name for name in phrase.variables if name not in variables]
+        if missing and placeholder_names(text) & set(missing):
+            raise ValueError(f"phrase {key!r} needs the variables: {', '.join(missing)}")
+        values: dict[str, object] = contact_variables(self._contacts, used)
+        values.update({name: variables[name] for name in phrase.variables if name in variables})
+        return render(text, values)
+
+    def intent_label(self, intent: str, lang: str) -> str:
+        """A short label for a button, e.g. "Баланс"; a fine intent without one gets its
+        family's label; KeyError for an unknown intent."""
+        for candidate in (intent, family_of(intent)):
+            if candidate is not None and candidate in self._labels:
+                return self._labels[candidate].pick(lang)[1]
+        raise KeyError(f"no label for intent {intent!r}")
+
+    def country(self, value: str) -> Country | None:
+        """A country by canonical name or any surface form ("польшу", "UAE"), any case."""
+        if not value:
+            return None
+        canonical = self._lookup.get(normalize(value)) or self._lookup.get(
+            normalize(value).replace("ё", "е")
+        )
+        return self._country_by_name.get(canonical) if canonical is not None else None
+
+    def country_lookup(self) -> dict[str, str]:
+        """Every surface form (lower case) -> canonical name: the NLU lookup table and synonyms."""
+        return dict(self._lookup)
+
+    def _render(
+        self, article: Article, country: Country | None, present: set[str], lang: str
+    ) -> Answer:
+        used, text = article.text.pick(lang)
+        values: dict[str, object] = contact_variables(self._contacts, used)
+        if country is not None:
+            values.update(country_variables(country, self._zone_by_id[country.zone], used))
+        return Answer(
+            article_id=article.id,
+            text=render(text, values),
+            buttons=tuple(self._button(button, used) for button in article.buttons),
+            needs_agent=article.needs_agent,
+            asks=article.asks if article.asks not in present else None,
+            source=article.source,
+        )
+
+    def _button(self, button: Button, lang: str) -> ButtonSpec:
+        if button.title is not None:
+            return ButtonSpec(button.title.pick(lang)[1], button.payload)
+        payload = parse_payload(button.payload)
+        country = self._country_by_name.get(payload.entities.get("country", ""))
+        title = (
+            country.name(lang) if country is not None else self.intent_label(payload.intent, lang)
+        )
+        return ButtonSpec(title, button.payload)
