@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 ABONENT := $(BIN)/abonent
 EVAL_FILE ?= ../shared/eval/public_heldout.tsv
 
-.PHONY: help setup venv rasa-venv model run test test-fast lint eval bench clean
+.PHONY: help setup venv rasa-venv model browser run test test-fast lint eval bench clean
 
 help:
 	@echo "make run    - set up (environments, database, NLU model) and start the bot on http://127.0.0.1:8000"
@@ -36,6 +36,16 @@ $(RASA_VENV)/.installed: nlu/requirements-rasa.txt
 
 setup: venv rasa-venv model
 
+# Debian's Chromium for the browser tests (Playwright drives it; browser downloads are not used).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser tests..."; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else \
+	    echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
+	  fi; }
+
 # Trains only when config, data or the country list changed (the model is named by their hash).
 model: venv rasa-venv
 	$(ABONENT) nlu train
@@ -44,7 +54,7 @@ run: setup
 	$(ABONENT) db upgrade
 	$(ABONENT) run
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: venv

@@ -38,7 +38,7 @@ class Clock:
     def __init__(self) -> None:
         self.now = utcnow() + timedelta(seconds=5)  # rows queued "now" are due
 
-    def __call__(self):  # noqa: ANN204
+    def __call__(self):
         return self.now
 
 

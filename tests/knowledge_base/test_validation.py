@@ -219,3 +219,24 @@ def test_the_example_format(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert f"data/articles/roaming.yml:{line}: articles[2].text: missing Russian text 'ru'" in (
         problems
     )
+
+
+def test_country_names_need_all_three_languages(data_dir: Path) -> None:
+    path = data_dir / "reference" / "countries.yml"
+    replace_in(path, 'en: "Lithuania", be: "Літва"}', 'en: "Lithuania"}')
+    assert problems_of(data_dir) == [
+        where(path, line_of(path, 'en: "Lithuania"}'))
+        + "countries[9].names: missing Belarusian text 'be'"
+    ]
+
+
+def test_seed_articles_may_not_use_example_prices(data_dir: Path) -> None:
+    path = data_dir / "articles" / "roaming.yml"
+    replace_in(
+        path,
+        "    requires: [country]\n    source: example",
+        "    requires: [country]\n    source: seed",
+    )
+    problems = problems_of(data_dir)
+    assert problems[0].startswith(where(path, line_of(path, "(зона «{zone}»). Цены:")))
+    assert problems[0].endswith("placeholder {zone} is example data but the source is 'seed'")
