@@ -201,6 +201,16 @@ async def bench(url: str, token: str | None, n: int, concurrency: int, seed: int
     print(table(rows))
 
 
+async def _bench_local(n: int, concurrency: int, seed: int) -> None:
+    from bot.config import get_settings
+    from bot.runtime import nlu_settings
+
+    async with nlu_settings(get_settings()) as ready:
+        assert ready.rasa_url is not None
+        token = ready.rasa_token.get_secret_value() if ready.rasa_token else None
+        await bench(ready.rasa_url, token, n, concurrency, seed)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="Rasa base URL, e.g. http://127.0.0.1:5005")
@@ -209,6 +219,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="parses in flight (default 8)")
     parser.add_argument("--seed", type=int, default=7, help="workload seed (default 7)")
     parser.add_argument("--fake", action="store_true", help="start tests/fake_rasa.py and use it")
+    parser.add_argument(
+        "--local", action="store_true",
+        help="RASA_URL if set, else train (if needed) and start the local Rasa server",
+    )
     parser.add_argument(
         "--fake-delay",
         type=float,
@@ -227,8 +241,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"fake Rasa on {fake.url} ({args.fake_delay * 1000:g} ms/request, serial)")
             asyncio.run(bench(fake.url, token, args.n, args.concurrency, args.seed))
         return
+    if args.local:
+        asyncio.run(_bench_local(args.n, args.concurrency, args.seed))
+        return
     if not args.url:
-        parser.error("give --url (and --token), or --fake")
+        parser.error("give --url (and --token), --local or --fake")
     asyncio.run(bench(args.url, args.token, args.n, args.concurrency, args.seed))
 
 
