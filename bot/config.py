@@ -8,11 +8,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./abonent.db"
+_PLACEHOLDER_PASSWORDS = {"admin", "password", "changeme", "change-me", "secret"}
 
 
 def _env(*names: str) -> AliasChoices:
@@ -56,6 +57,26 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(1.0, gt=0, validation_alias=_env("OUTBOX_POLL"))
     outbox_max_attempts: int = Field(8, ge=1, validation_alias=_env("OUTBOX_MAX_ATTEMPTS"))
 
+    # Human handoff and the agent desk (handoff/).
+    admin_password: SecretStr | None = Field(
+        None, validation_alias=_env("ABONENT_ADMIN_PASSWORD")
+    )  # creates (or resets) the supervisor "admin" at start-up
+    desk_session_hours: float = Field(12.0, gt=0, validation_alias=_env("DESK_SESSION_HOURS"))
+    desk_login_max_failures: int = Field(
+        5, ge=1, validation_alias=_env("DESK_LOGIN_MAX_FAILURES")
+    )  # failed logins per username (x4 per client address) within the window
+    desk_login_window_seconds: float = Field(
+        900.0, gt=0, validation_alias=_env("DESK_LOGIN_WINDOW")
+    )
+    desk_timezone: str = Field("Europe/Minsk", validation_alias=_env("DESK_TIMEZONE"))
+    handoff_target_seconds: int = Field(180, ge=1, validation_alias=_env("HANDOFF_TARGET_SECONDS"))
+    handoff_agent_concurrency: int = Field(
+        2, ge=1, le=20, validation_alias=_env("HANDOFF_AGENT_CONCURRENCY")
+    )  # conversations one agent handles at once (wait estimates)
+    handoff_default_handle_minutes: float = Field(
+        6.0, gt=0, validation_alias=_env("HANDOFF_DEFAULT_HANDLE_MINUTES")
+    )  # used for wait estimates until there is history
+
     @field_validator("rasa_url")
     @classmethod
     def _strip_url(cls, value: str | None) -> str | None:
@@ -70,6 +91,17 @@ class Settings(BaseSettings):
     @property
     def uses_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @model_validator(mode="after")
+    def _strong_admin_password_in_production(self) -> Settings:
+        password = self.admin_password.get_secret_value() if self.admin_password else None
+        if self.is_production and password is not None and (
+            len(password) < 12 or password.lower() in _PLACEHOLDER_PASSWORDS
+        ):
+            raise ValueError(
+                "ABONENT_ADMIN_PASSWORD is too weak for production: use 12+ characters"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

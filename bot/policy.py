@@ -30,6 +30,9 @@ class Reason:
     NOT_UNDERSTOOD = "not_understood_twice"
     NLU_UNAVAILABLE = "nlu_unavailable"
     NEEDS_AGENT = "topic_needs_agent"
+    # set by the handoff itself (handoff/hooks.py), listed here so there is one list of reasons
+    COMPLAINT = "complaint"
+    NEGATIVE_SENTIMENT = "negative_sentiment"
 
 
 @dataclass(frozen=True, slots=True)

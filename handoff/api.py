@@ -1,0 +1,211 @@
+"""The desk API (JSON): login, the queue, one conversation, the agent's actions, stats, and a
+server-sent event stream that pushes the queue whenever it changes.
+
+Every route but ``POST /api/desk/login`` needs a login (401 without one). Errors of the
+handoff (``handoff.errors``) become HTTP answers here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Request, Response, status
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from handoff.auth import AgentInfo, Login
+from handoff.deps import COOKIE_NAME, CurrentAgent, ModuleDep, client_address, presented_token
+from handoff.errors import (
+    Conflict,
+    Forbidden,
+    HandoffError,
+    InvalidCredentials,
+    NotFound,
+    RateLimited,
+)
+from handoff.events import wait_any
+from handoff.module import HandoffModule
+from handoff.schemas import (
+    ActionOut,
+    AgentOut,
+    CloseIn,
+    ConversationOut,
+    LoginIn,
+    MessageOut,
+    NoteOut,
+    QueueOut,
+    SessionOut,
+    StatsOut,
+    TextIn,
+    TokenOut,
+)
+
+STREAM_SECONDS = 30.0  # the browser reconnects by itself; keeps shutdowns quick
+REFRESH_SECONDS = 15.0  # waiting times and priorities move even when nothing happens
+
+router = APIRouter(prefix="/api/desk", tags=["agent desk"])
+
+_STATUS = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    Forbidden: status.HTTP_403_FORBIDDEN,
+    InvalidCredentials: status.HTTP_401_UNAUTHORIZED,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
+}
+_ERRORS: dict[int | str, dict[str, str]] = {
+    401: {"description": "not logged in"},
+    403: {"description": "another agent handles this conversation"},
+    404: {"description": "no handoff for this conversation"},
+    409: {"description": "the handoff's state does not allow it (e.g. already claimed)"},
+}
+
+
+@contextmanager
+def http_errors() -> Iterator[None]:
+    try:
+        yield
+    except HandoffError as exc:
+        code = next((c for t, c in _STATUS.items() if isinstance(exc, t)), 400)
+        headers: dict[str, str] = {}
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+        if isinstance(exc, InvalidCredentials):
+            headers["WWW-Authenticate"] = "Bearer"
+        raise HTTPException(code, detail=str(exc), headers=headers or None) from exc
+
+
+async def log_in(module: HandoffModule, request: Request, body: LoginIn, *, kind: str) -> Login:
+    """Shared by the API login and the page's cookie login: rate limit, then check."""
+    address = client_address(request)
+    await module.ready()
+    with http_errors():
+        module.limiter.check(body.username, address)
+        try:
+            login = await module.accounts.login(body.username, body.password, kind=kind)
+        except InvalidCredentials:
+            module.limiter.failed(body.username, address)
+            raise
+        module.limiter.succeeded(body.username)
+    return login
+
+
+def agent_out(agent: AgentInfo) -> AgentOut:
+    return AgentOut(username=agent.username, role=agent.role, display_name=agent.display_name)
+
+
+@router.post(
+    "/login",
+    response_model=TokenOut,
+    responses={401: {"description": "wrong username or password"},
+               429: {"description": "too many failed logins; see Retry-After"}},
+)
+async def login(body: LoginIn, request: Request, module: ModuleDep) -> TokenOut:
+    """Log in with a username and password; send the token as `Authorization: Bearer TOKEN`."""
+    done = await log_in(module, request, body, kind="bearer")
+    return TokenOut(token=done.token, expires_at=done.expires_at, agent=agent_out(done.agent))
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
+async def logout(request: Request, agent: CurrentAgent, module: ModuleDep) -> Response:
+    """End this session (the bearer token or the page's cookie)."""
+    token, _ = presented_token(request)
+    if token:
+        await module.accounts.logout(token)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/me", response_model=SessionOut, responses=_ERRORS)
+async def me(agent: CurrentAgent) -> SessionOut:
+    return SessionOut(agent=agent_out(agent))
+
+
+@router.get("/queue", response_model=QueueOut, responses=_ERRORS)
+async def queue(agent: CurrentAgent, module: ModuleDep) -> QueueOut:
+    """Waiting handoffs (by priority, then waiting time) and active ones, with context cards.
+
+    Agents see the waiting queue and their own conversations; supervisors see everything.
+    """
+    return await module.views.queue(agent)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut,
+            responses=_ERRORS)
+async def conversation(conversation_id: str, agent: CurrentAgent,
+                       module: ModuleDep) -> ConversationOut:
+    """One conversation's current handoff: context card, transcript, notes, outcome."""
+    with http_errors():
+        return await module.views.conversation(agent, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/claim", response_model=ActionOut,
+             responses=_ERRORS)
+async def claim(conversation_id: str, agent: CurrentAgent, module: ModuleDep) -> ActionOut:
+    """Take a waiting conversation. Two agents at once: one wins, the other gets 409."""
+    with http_errors():
+        return await module.desk.claim(agent, conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=MessageOut,
+             status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+async def send_message(conversation_id: str, body: TextIn, agent: CurrentAgent,
+                       module: ModuleDep) -> MessageOut:
+    """Reply to the subscriber; it goes out through their own channel (via the outbox)."""
+    with http_errors():
+        return await module.desk.reply(agent, conversation_id, body.text)
+
+
+@router.post("/conversations/{conversation_id}/notes", response_model=NoteOut,
+             status_code=status.HTTP_201_CREATED, responses=_ERRORS)
+async def add_note(conversation_id: str, body: TextIn, agent: CurrentAgent,
+                   module: ModuleDep) -> NoteOut:
+    """An internal note: other agents see it, the subscriber never does."""
+    with http_errors():
+        return await module.desk.note(agent, conversation_id, body.text)
+
+
+@router.post("/conversations/{conversation_id}/close", response_model=ActionOut,
+             responses=_ERRORS)
+async def close(
+    conversation_id: str,
+    agent: CurrentAgent,
+    module: ModuleDep,
+    body: Annotated[CloseIn | None, Body()] = None,
+) -> ActionOut:
+    """Close the conversation; the subscriber is told and asked for a 1-5 rating."""
+    with http_errors():
+        return await module.desk.close(agent, conversation_id, (body or CloseIn()).resolution)
+
+
+@router.post("/conversations/{conversation_id}/return-to-bot", response_model=ActionOut,
+             responses=_ERRORS)
+async def return_to_bot(conversation_id: str, agent: CurrentAgent,
+                        module: ModuleDep) -> ActionOut:
+    """Hand the conversation back to the bot (the subscriber is told)."""
+    with http_errors():
+        return await module.desk.return_to_bot(agent, conversation_id)
+
+
+@router.get("/stats", response_model=StatsOut, responses=_ERRORS)
+async def stats(agent: CurrentAgent, module: ModuleDep) -> StatsOut:
+    """Service level for today and the last 7 days (see the README for the definitions)."""
+    return await module.stats.compute()
+
+
+@router.get("/events", response_class=EventSourceResponse, responses=_ERRORS)
+async def events(agent: CurrentAgent, module: ModuleDep) -> AsyncIterable[ServerSentEvent]:
+    """Server-sent events: a `queue` event (the same body as `GET /api/desk/queue`) now and
+    whenever the queue changes. The stream ends after 30 s; browsers reconnect by themselves."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STREAM_SECONDS
+    while True:
+        token = module.events.signal.token()
+        snapshot = await module.views.queue(agent)
+        yield ServerSentEvent(data=snapshot, event="queue", retry=1000)
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return
+        await wait_any([token], min(REFRESH_SECONDS, remaining))

@@ -1,0 +1,106 @@
+"""``abonent agents``: desk accounts from the command line.
+
+    abonent agents create USERNAME --role agent|supervisor [--name "Anna K."]
+    abonent agents password USERNAME          # reset (logs the agent out everywhere)
+    abonent agents list
+
+Passwords are read from standard input (asked twice on a terminal), never from arguments,
+so they stay out of the shell history and the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from bot.config import get_settings
+from bot.storage import Database
+from handoff.auth import Accounts, check_new_account
+from handoff.errors import HandoffError
+from handoff.models import Role
+
+T = TypeVar("T")
+
+
+def register(subparsers: Any) -> None:
+    agents = subparsers.add_parser("agents", help="agent desk accounts")
+    sub = agents.add_subparsers(dest="agents_command", required=True, metavar="SUBCOMMAND")
+
+    create = sub.add_parser("create", help="create an account (password from standard input)")
+    create.add_argument("username")
+    create.add_argument("--role", choices=Role.ALL, default=Role.AGENT)
+    create.add_argument("--name", help="the name the subscriber sees when the agent joins")
+    create.set_defaults(handler=_create)
+
+    password = sub.add_parser("password", help="reset a password (from standard input)")
+    password.add_argument("username")
+    password.set_defaults(handler=_password)
+
+    sub.add_parser("list", help="list the accounts").set_defaults(handler=_list)
+
+
+def read_password(stdin: Any = None) -> str:
+    stdin = stdin or sys.stdin
+    if stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise ValueError("the passwords do not match")
+        return first
+    line = stdin.readline()
+    return line.rstrip("\r\n")
+
+
+def _with_accounts(action: Callable[[Accounts], Awaitable[T]]) -> T:
+    settings = get_settings()
+
+    async def main() -> T:
+        db = Database(settings.database_url)
+        try:
+            if settings.auto_migrate:
+                await db.upgrade()
+            accounts = Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours))
+            return await action(accounts)
+        finally:
+            await db.close()
+
+    return asyncio.run(main())
+
+
+def _create(args: argparse.Namespace) -> int:
+    password = read_password()
+    try:
+        check_new_account(args.username, password, args.role)
+        agent = _with_accounts(
+            lambda accounts: accounts.create(args.username, password, role=args.role,
+                                             display_name=args.name)
+        )
+    except (HandoffError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {agent.role} {agent.username!r}")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> int:
+    password = read_password()
+    try:
+        _with_accounts(lambda accounts: accounts.set_password(args.username, password))
+    except (HandoffError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"password of {args.username!r} reset; their sessions are logged out")
+    return 0
+
+
+def _list(_args: argparse.Namespace) -> int:
+    rows = _with_accounts(lambda accounts: accounts.all_agents())
+    for agent, active, seen in rows:
+        state = "active" if active else "disabled"
+        last = seen.isoformat(timespec="seconds") if seen else "never"
+        print(f"{agent.username:<24} {agent.role:<11} {state:<9} last seen {last}")
+    return 0

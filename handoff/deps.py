@@ -1,0 +1,69 @@
+"""FastAPI dependencies of the desk: the module, and who is logged in.
+
+A request is logged in by ``Authorization: Bearer TOKEN`` (API clients) or by the page's
+HttpOnly session cookie. Cookie-authenticated requests that change something must also carry
+the ``X-Desk-Request`` header, which another site cannot add (defence in depth next to
+SameSite=Strict).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from handoff.auth import AgentInfo
+from handoff.errors import InvalidCredentials
+from handoff.module import HandoffModule
+
+COOKIE_NAME = "abonent_desk"
+CSRF_HEADER = "X-Desk-Request"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_module(request: Request) -> HandoffModule:
+    for extension in request.app.state.services.extensions:
+        if isinstance(extension, HandoffModule):
+            return extension
+    raise RuntimeError("the handoff module is not part of this app")
+
+
+ModuleDep = Annotated[HandoffModule, Depends(get_module)]
+
+
+def presented_token(request: Request) -> tuple[str | None, bool]:
+    """The session token of the request and whether it came from the cookie."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    cookie = request.cookies.get(COOKIE_NAME)
+    return (cookie, True) if cookie else (None, False)
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def current_agent(request: Request, module: ModuleDep) -> AgentInfo:
+    token, from_cookie = presented_token(request)
+    if token is None:
+        raise unauthorized("log in first: POST /api/desk/login, then send the bearer token")
+    try:
+        agent = await module.accounts.resolve(token)
+    except InvalidCredentials as exc:
+        raise unauthorized(str(exc)) from exc
+    if from_cookie and request.method not in _SAFE_METHODS and not request.headers.get(
+        CSRF_HEADER
+    ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"missing the {CSRF_HEADER} header")
+    return agent
+
+
+CurrentAgent = Annotated[AgentInfo, Depends(current_agent)]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,44 @@
+"""Live desk updates: a signal the desk's event stream waits on.
+
+Changes made inside someone else's transaction (the core's message handling) publish only
+once that transaction commits, so a woken desk never reads the database too early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.notify import Signal
+
+
+class DeskEvents:
+    def __init__(self) -> None:
+        self.signal = Signal()
+
+    def publish(self) -> None:
+        self.signal.publish()
+
+    def publish_on_commit(self, session: AsyncSession) -> None:
+        event.listen(session.sync_session, "after_commit", self._after_commit, once=True)
+
+    def _after_commit(self, _session: object) -> None:
+        self.publish()
+
+
+async def wait_any(tokens: list[asyncio.Event], timeout: float) -> bool:
+    """Wait until one of the tokens is set or ``timeout`` passes; True when one was set."""
+    waiters = [asyncio.ensure_future(token.wait()) for token in tokens]
+    try:
+        done, _pending = await asyncio.wait(
+            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
+    return bool(done)

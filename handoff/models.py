@@ -1,0 +1,108 @@
+"""Handoff tables: agents and their login sessions, handoffs (one per escalation) and notes.
+
+They share the core's declarative ``Base`` so foreign keys reach ``conversations``; the
+schema comes from the Alembic migration ``0002_handoff``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.messages import utcnow
+from bot.storage.models import Base, BigId
+
+
+class Role:
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    ALL = (AGENT, SUPERVISOR)
+
+
+class HandoffStatus:
+    WAITING = "waiting"  # in the queue, nobody has claimed it
+    ACTIVE = "active"  # an agent owns it
+    CLOSED = "closed"  # an agent closed it; the bot asked for a rating
+    CANCELLED = "cancelled"  # the subscriber cancelled while waiting
+    RETURNED = "returned"  # an agent handed the conversation back to the bot
+    OPEN = (WAITING, ACTIVE)
+    ENDED = (CLOSED, CANCELLED, RETURNED)
+
+
+class Agent(Base):
+    """A person who works in the desk; ``role`` is ``agent`` or ``supervisor``."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16), default=Role.AGENT)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+
+
+class AgentSession(Base):
+    """A login: the page's cookie or an API bearer token. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "cookie" | "bearer"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class Handoff(Base):
+    """One escalation of a conversation to a person, from the queue to the rating.
+
+    ``wait_seconds`` is the service-level figure: escalation to the first agent reply.
+    ``sentiment`` is the lowest sentiment score of the subscriber's messages (priority).
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        Index("ix_handoffs_status_created", "status", "created_at"),
+        Index("ix_handoffs_conversation", "conversation_id", "id"),
+        Index("ix_handoffs_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    status: Mapped[str] = mapped_column(String(16), default=HandoffStatus.WAITING)
+    reason: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    lang: Mapped[str] = mapped_column(String(8))
+    card: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sentiment: Mapped[float] = mapped_column(Float, default=0.0)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    first_reply_at: Mapped[datetime | None] = mapped_column()
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    last_subscriber_at: Mapped[datetime | None] = mapped_column()
+    last_agent_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ended_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rated_at: Mapped[datetime | None] = mapped_column()
+
+
+class HandoffNote(Base):
+    """An internal note on a handoff: agents see it, the subscriber never does."""
+
+    __tablename__ = "handoff_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,75 @@
+"""``HandoffModule``: the handoff as the app sees it (hooks, routes, background loops)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+
+from bot.config import Settings
+from bot.extensions import BackgroundLoop
+from bot.notify import Notifier
+from handoff.auth import Accounts
+from handoff.desk import Desk
+from handoff.events import DeskEvents
+from handoff.hooks import DeskHooks
+from handoff.ratelimit import LoginLimiter
+from handoff.stats import Stats
+from handoff.views import DeskViews
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY = 3600.0
+READY_TIMEOUT = 15.0
+
+
+@dataclass
+class HandoffModule:
+    settings: Settings
+    hooks: DeskHooks
+    accounts: Accounts
+    limiter: LoginLimiter
+    desk: Desk
+    views: DeskViews
+    stats: Stats
+    events: DeskEvents
+    notifier: Notifier
+    router_list: list[APIRouter] = field(default_factory=list)
+    _ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def routers(self) -> list[APIRouter]:
+        return list(self.router_list)
+
+    def background(self) -> list[BackgroundLoop]:
+        return [self._bootstrap, self._housekeeping]
+
+    async def ready(self) -> None:
+        """Wait (briefly) until start-up accounts exist, so the first login cannot race them."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), READY_TIMEOUT)
+
+    async def _bootstrap(self, stop: asyncio.Event) -> None:
+        """ABONENT_ADMIN_PASSWORD creates (or resets) the supervisor ``admin``."""
+        try:
+            if self.settings.admin_password is not None:
+                await self.accounts.ensure_admin(self.settings.admin_password.get_secret_value())
+        except Exception:  # the app keeps serving; the log says why nobody can log in
+            log.exception("could not create the supervisor 'admin'")
+        finally:
+            self._ready.set()
+
+    async def _housekeeping(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), PURGE_EVERY)
+            if stop.is_set():
+                return
+            try:
+                purged = await self.accounts.purge_expired()
+                if purged:
+                    log.info("removed %d expired desk session(s)", purged)
+            except Exception:
+                log.exception("purging expired desk sessions failed")

@@ -1,0 +1,87 @@
+"""The desk page: ``/desk`` (logged in by an HttpOnly, SameSite=Strict cookie), its login page
+and static assets. The page is plain HTML + JS; a strict Content-Security-Policy forbids
+inline scripts, so even a slip in rendering could not run a subscriber's markup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from handoff.api import agent_out, log_in
+from handoff.deps import COOKIE_NAME, ModuleDep, presented_token
+from handoff.errors import InvalidCredentials
+from handoff.schemas import LoginIn, SessionOut
+
+STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = {
+    "desk.js": "text/javascript; charset=utf-8",
+    "login.js": "text/javascript; charset=utf-8",
+    "desk.css": "text/css; charset=utf-8",
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+router = APIRouter(tags=["agent desk page"], include_in_schema=False)
+
+
+def _page(name: str) -> HTMLResponse:
+    return HTMLResponse((STATIC / name).read_text(encoding="utf-8"), headers=SECURITY_HEADERS)
+
+
+@router.get("/desk")
+async def desk(request: Request, module: ModuleDep) -> Response:
+    token, from_cookie = presented_token(request)
+    if token is None or not from_cookie:
+        return RedirectResponse("/desk/login", status_code=status.HTTP_303_SEE_OTHER)
+    try:
+        await module.accounts.resolve(token)
+    except InvalidCredentials:
+        return RedirectResponse("/desk/login", status_code=status.HTTP_303_SEE_OTHER)
+    return _page("desk.html")
+
+
+@router.get("/desk/login")
+async def login_page() -> HTMLResponse:
+    return _page("login.html")
+
+
+@router.post("/desk/session", response_model=SessionOut)
+async def open_session(
+    body: LoginIn, request: Request, response: Response, module: ModuleDep
+) -> SessionOut:
+    """The page's login: the token goes into an HttpOnly cookie, never to JavaScript."""
+    done = await log_in(module, request, body, kind="cookie")
+    settings = module.settings
+    response.set_cookie(
+        COOKIE_NAME,
+        done.token,
+        max_age=int(settings.desk_session_hours * 3600),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.is_production or request.url.scheme == "https",
+    )
+    return SessionOut(agent=agent_out(done.agent), expires_at=done.expires_at)
+
+
+@router.get("/desk/assets/{name}")
+async def asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such asset")
+    return Response(
+        (STATIC / name).read_bytes(),
+        media_type=ASSETS[name],
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+    )

@@ -1,0 +1,102 @@
+"""A small lexicon-based sentiment score for ru/en/be, enough to spot a furious subscriber.
+
+Each word of the lexicon has a weight (-4 .. +3); a negator ("не", "not") just before a word
+flips it (a negated complaint counts half, as mildly positive), an intensifier ("очень",
+"very") multiplies it by 1.5, and a negative message gets one more point off for "!!" and one
+for SHOUTING. The sum is the score: ``-4`` or lower is *strongly negative* (the bot hands
+the conversation to a person, with a higher queue priority).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from handoff.lexicon import Lexicon, load_lexicon, normalise
+
+STRONGLY_NEGATIVE = -4.0
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+_WINDOW = 2  # how many words back a negator or an intensifier reaches
+
+
+class Label:
+    STRONGLY_NEGATIVE = "strongly_negative"
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    score: float
+    label: str
+    cues: tuple[str, ...] = ()  # the words that counted, for the context card
+
+    @property
+    def strongly_negative(self) -> bool:
+        return self.label == Label.STRONGLY_NEGATIVE
+
+    def to_dict(self) -> dict[str, object]:
+        return {"score": self.score, "label": self.label, "cues": list(self.cues)}
+
+
+NEUTRAL = Sentiment(0.0, Label.NEUTRAL)
+
+
+def label_for(score: float) -> str:
+    if score <= STRONGLY_NEGATIVE:
+        return Label.STRONGLY_NEGATIVE
+    if score <= -2:
+        return Label.NEGATIVE
+    if score >= 2:
+        return Label.POSITIVE
+    return Label.NEUTRAL
+
+
+def analyse(text: str, lexicon: Lexicon | None = None) -> Sentiment:
+    lexicon = lexicon or load_lexicon()
+    tokens = [normalise(t.replace("’", "'")) for t in _TOKEN.findall(text)]
+    score, cues = 0.0, []
+    i = 0
+    while i < len(tokens):
+        match = _match(lexicon, tokens, i)
+        if match is None:
+            i += 1
+            continue
+        length, weight = match
+        before = tokens[max(0, i - _WINDOW):i]
+        weight = _modified(lexicon, before, weight)
+        score += weight
+        modifiers = [w for w in before if w in lexicon.negators or w in lexicon.intensifiers]
+        cues.append(" ".join([*modifiers, *tokens[i:i + length]]))
+        i += length
+    if score < 0:
+        score -= _emphasis(text)
+    score = round(score, 2)
+    return Sentiment(score, label_for(score), tuple(cues))
+
+
+def _match(lexicon: Lexicon, tokens: list[str], i: int) -> tuple[int, float] | None:
+    for length in range(min(lexicon.longest_phrase, len(tokens) - i), 0, -1):
+        phrase = " ".join(tokens[i:i + length])
+        if phrase in lexicon.words:
+            return length, lexicon.words[phrase]
+    word = tokens[i]
+    best = max((p for p in lexicon.prefixes if word.startswith(p)), key=len, default=None)
+    return (1, lexicon.prefixes[best]) if best is not None else None
+
+
+def _modified(lexicon: Lexicon, before: list[str], weight: float) -> float:
+    if any(word in lexicon.intensifiers for word in before):
+        weight *= 1.5
+    if any(word in lexicon.negators for word in before):
+        weight = -weight if weight > 0 else -weight / 2
+    return weight
+
+
+def _emphasis(text: str) -> float:
+    extra = 1.0 if "!!" in text or "?!" in text else 0.0
+    letters = [c for c in text if c.isalpha()]
+    if len(letters) >= 8 and sum(c.isupper() for c in letters) / len(letters) >= 0.6:
+        extra += 1.0
+    return extra

@@ -1,0 +1,326 @@
+"use strict";
+// The agent desk. Everything a subscriber (or anyone) wrote goes on the page as text nodes
+// (textContent), never as markup. Live updates come from server-sent events (/api/desk/events).
+(function () {
+  const T = {
+    ru: {
+      desk: "Рабочее место", logout: "Выйти", waiting: "Ожидают", active: "В работе",
+      claim: "Взять", return_to_bot: "Вернуть боту", close: "Закрыть", send: "Отправить",
+      resolution: "Итог (для отчёта)", reply_placeholder: "Ответ абоненту…",
+      card: "Карточка обращения", intents: "Что понял бот", notes: "Внутренние заметки",
+      note_placeholder: "Заметка для коллег (абонент её не увидит)", add_note: "Добавить заметку",
+      pick: "Выберите обращение в очереди слева.", live_title: "Обновления в реальном времени",
+      channel: "Канал", language: "Язык", subscriber: "Абонент", phone: "Подтв. номер",
+      reason: "Причина", topic: "Тема", sentiment: "Настроение", entities: "Сущности",
+      escalated: "Передан", waited: "Ожидание", agent: "Сотрудник", none: "—",
+      st_waiting: "в очереди", st_active: "в работе", st_closed: "закрыт",
+      st_cancelled: "отменён абонентом", st_returned: "возвращён боту",
+      who_subscriber: "Абонент", who_bot: "Бот", who_agent: "Сотрудник", who_system: "Система",
+      r_subscriber_request: "Просьба абонента", r_not_understood_twice: "Бот не понял дважды",
+      r_nlu_unavailable: "NLU недоступен", r_topic_needs_agent: "Тема для сотрудника",
+      r_complaint: "Жалоба", r_negative_sentiment: "Сильный негатив",
+      s_strongly_negative: "сильный негатив", s_negative: "негатив", s_neutral: "нейтрально",
+      s_positive: "позитив", today: "Сегодня", week: "7 дней", handoffs: "обращений",
+      within: "≤3 мин", median: "медиана", p90: "p90", abandoned: "брошено", csat: "CSAT",
+      position: "№{n}", rating: "Оценка", confirm_close: "Закрыть разговор?",
+    },
+    en: {
+      desk: "Agent desk", logout: "Log out", waiting: "Waiting", active: "Active",
+      claim: "Claim", return_to_bot: "Return to bot", close: "Close", send: "Send",
+      resolution: "Resolution (for the record)", reply_placeholder: "Reply to the subscriber…",
+      card: "Context card", intents: "What the bot understood", notes: "Internal notes",
+      note_placeholder: "A note for colleagues (the subscriber never sees it)", add_note: "Add note",
+      pick: "Pick a conversation in the queue on the left.", live_title: "Live updates",
+      channel: "Channel", language: "Language", subscriber: "Subscriber", phone: "Verified phone",
+      reason: "Reason", topic: "Topic", sentiment: "Sentiment", entities: "Entities",
+      escalated: "Escalated", waited: "Waited", agent: "Agent", none: "—",
+      st_waiting: "waiting", st_active: "active", st_closed: "closed",
+      st_cancelled: "cancelled by the subscriber", st_returned: "returned to the bot",
+      who_subscriber: "Subscriber", who_bot: "Bot", who_agent: "Agent", who_system: "System",
+      r_subscriber_request: "Asked for a person", r_not_understood_twice: "Not understood twice",
+      r_nlu_unavailable: "NLU unavailable", r_topic_needs_agent: "Topic needs an agent",
+      r_complaint: "Complaint", r_negative_sentiment: "Strongly negative",
+      s_strongly_negative: "strongly negative", s_negative: "negative", s_neutral: "neutral",
+      s_positive: "positive", today: "Today", week: "7 days", handoffs: "handoffs",
+      within: "≤3 min", median: "median", p90: "p90", abandoned: "abandoned", csat: "CSAT",
+      position: "#{n}", rating: "Rating", confirm_close: "Close the conversation?",
+    },
+  };
+  let lang = localStorage.getItem("desk_lang") || ((navigator.language || "ru").startsWith("ru") ? "ru" : "en");
+  const $ = (id) => document.getElementById(id);
+  const t = (key, vars) => (T[lang][key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String((vars || {})[k] ?? ""));
+  const state = { me: null, queue: null, selected: null, detail: null, skew: 0 };
+
+  // -- DOM helpers: text only ----------------------------------------------------------------
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return t("none");
+    const s = Math.max(0, Math.round(seconds));
+    const m = Math.floor(s / 60);
+    return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : `${m}:${String(s % 60).padStart(2, "0")}`;
+  }
+  function since(iso) { return (Date.now() + state.skew - Date.parse(iso)) / 1000; }
+  function timeOf(iso) { return new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }); }
+
+  // -- API -----------------------------------------------------------------------------------
+  async function api(method, path, body) {
+    const res = await fetch(path, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-Desk-Request": "1" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status === 401) { location.assign("/desk/login"); throw new Error("not logged in"); }
+    const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (!res.ok) throw new Error((data && (data.detail || data.error)) || `HTTP ${res.status}`);
+    return data;
+  }
+  function showError(err) { $("error").textContent = err ? String(err.message || err) : ""; }
+
+  // -- the language --------------------------------------------------------------------------
+  function applyLang() {
+    document.documentElement.lang = lang;
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-placeholder]")) node.placeholder = t(node.dataset.i18nPlaceholder);
+    for (const node of document.querySelectorAll("[data-i18n-title]")) node.title = t(node.dataset.i18nTitle);
+    $("lang").textContent = lang === "ru" ? "EN" : "RU";
+    renderQueue(); renderDetail(); loadStats();
+  }
+
+  // -- the queue -----------------------------------------------------------------------------
+  function renderQueue() {
+    const queue = state.queue;
+    if (!queue) return;
+    for (const [listId, countId, items] of [["waiting", "waiting-count", queue.waiting], ["active", "active-count", queue.active]]) {
+      const list = $(listId);
+      clear(list);
+      $(countId).textContent = String(items.length);
+      for (const item of items) list.appendChild(queueItem(item));
+    }
+  }
+  function queueItem(item) {
+    const li = el("li", "item" + (item.conversation_id === state.selected ? " selected" : ""));
+    li.dataset.conversation = item.conversation_id;
+    li.tabIndex = 0;
+    const top = el("div", "row");
+    const left = el("span");
+    if (item.position) left.appendChild(el("span", "badge", t("position", { n: item.position })));
+    left.appendChild(document.createTextNode(" "));
+    const hot = ["negative_sentiment", "complaint"].includes(item.reason) || item.card.sentiment.score <= -4;
+    left.appendChild(el("span", "badge" + (hot ? " hot" : ""), t("r_" + item.reason)));
+    top.appendChild(left);
+    const timer = el("span", "timer");
+    timer.dataset.since = item.created_at;
+    timer.dataset.until = item.claimed_at || "";
+    top.appendChild(timer);
+    li.appendChild(top);
+    li.appendChild(el("div", "sum", item.summary));
+    const bottom = el("div", "row");
+    bottom.appendChild(el("span", null, `${item.card.channel} · ${item.card.lang}`));
+    bottom.appendChild(el("span", null, item.agent || ""));
+    li.appendChild(bottom);
+    li.addEventListener("click", () => select(item.conversation_id));
+    li.addEventListener("keydown", (e) => { if (e.key === "Enter") select(item.conversation_id); });
+    return li;
+  }
+  function tick() {
+    for (const timer of document.querySelectorAll(".timer")) {
+      const waited = timer.dataset.until
+        ? (Date.parse(timer.dataset.until) - Date.parse(timer.dataset.since)) / 1000
+        : since(timer.dataset.since);
+      timer.textContent = duration(waited);
+      timer.classList.toggle("late", !timer.dataset.until && waited >= 180);
+    }
+  }
+
+  // -- one conversation ----------------------------------------------------------------------
+  async function select(conversationId) {
+    state.selected = conversationId;
+    showError(null);
+    renderQueue();
+    await loadDetail();
+  }
+  async function loadDetail() {
+    if (!state.selected) return;
+    try {
+      state.detail = await api("GET", `/api/desk/conversations/${encodeURIComponent(state.selected)}`);
+    } catch (err) { state.detail = null; showError(err); }
+    renderDetail();
+  }
+  function renderDetail() {
+    const d = state.detail;
+    $("conversation").hidden = !d;
+    $("empty").hidden = !!d;
+    if (!d) return;
+    $("conv-summary").textContent = d.summary;
+    const status = [t("st_" + d.status)];
+    if (d.agent) status.push(`${t("agent")}: ${d.agent}`);
+    if (d.rating) status.push(`${t("rating")}: ${d.rating}/5`);
+    $("conv-status").textContent = status.join(" · ");
+    const mine = state.me && (d.agent === state.me.username || state.me.role === "supervisor");
+    $("claim").disabled = d.status !== "waiting";
+    $("return").disabled = !(d.status === "waiting" || (d.status === "active" && mine));
+    $("close").disabled = !(d.status === "active" && mine) && !(d.status === "waiting" && state.me && state.me.role === "supervisor");
+    $("send").disabled = !(d.status === "active" && mine);
+    $("reply").disabled = $("send").disabled;
+    renderTranscript(d.card.transcript);
+    renderCard(d);
+    renderNotes(d.notes);
+  }
+  function renderTranscript(entries) {
+    const box = $("transcript");
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+    clear(box);
+    for (const m of entries) {
+      const bubble = el("div", "msg " + (m.sender === "subscriber" ? "subscriber" : m.sender === "agent" ? "agent" : "bot"));
+      const who = m.sender === "agent" && m.agent ? m.agent : t("who_" + m.sender);
+      bubble.appendChild(el("span", "who", `${who} · ${timeOf(m.at)}${m.intent ? " · " + m.intent : ""}`));
+      bubble.appendChild(document.createTextNode(m.text));
+      box.appendChild(bubble);
+    }
+    if (atBottom || box.dataset.conversation !== state.selected) box.scrollTop = box.scrollHeight;
+    box.dataset.conversation = state.selected;
+  }
+  function renderCard(d) {
+    const card = d.card;
+    const rows = [
+      ["channel", card.channel],
+      ["language", card.lang],
+      ["subscriber", card.identity.display_name || card.identity.channel_user_id || t("none")],
+      ["phone", card.identity.verified_phone || t("none")],
+      ["reason", t("r_" + card.reason)],
+      ["topic", card.topic || t("none")],
+      ["sentiment", `${t("s_" + card.sentiment.label)} (${card.sentiment.score})${card.sentiment.cues.length ? ": " + card.sentiment.cues.join(", ") : ""}`],
+      ["entities", Object.entries(card.entities).map(([k, v]) => `${k}: ${v}`).join(", ") || t("none")],
+      ["escalated", new Date(card.escalated_at).toLocaleString(lang)],
+      ["waited", duration(d.wait_seconds ?? d.waiting_seconds)],
+    ];
+    const dl = $("card");
+    clear(dl);
+    for (const [key, value] of rows) { dl.appendChild(el("dt", null, t(key))); dl.appendChild(el("dd", null, value)); }
+    const body = $("intents");
+    clear(body);
+    for (const seen of card.intents) {
+      const tr = el("tr");
+      tr.appendChild(el("td", null, seen.text || ""));
+      tr.appendChild(el("td", null, seen.intent || ""));
+      tr.appendChild(el("td", null, seen.confidence === null || seen.confidence === undefined ? "" : seen.confidence.toFixed(2)));
+      body.appendChild(tr);
+    }
+  }
+  function renderNotes(notes) {
+    const list = $("notes");
+    clear(list);
+    for (const note of notes) {
+      const li = el("li");
+      li.appendChild(el("span", "muted", `${note.agent} · ${timeOf(note.at)}: `));
+      li.appendChild(document.createTextNode(note.text));
+      list.appendChild(li);
+    }
+  }
+
+  // -- actions -------------------------------------------------------------------------------
+  async function act(path, body) {
+    showError(null);
+    try {
+      await api("POST", `/api/desk/conversations/${encodeURIComponent(state.selected)}/${path}`, body);
+    } catch (err) { showError(err); }
+    await loadDetail();
+  }
+  $("claim").addEventListener("click", () => act("claim"));
+  $("return").addEventListener("click", () => act("return-to-bot"));
+  $("close").addEventListener("click", async () => {
+    await act("close", { resolution: $("resolution").value });
+    $("resolution").value = "";
+  });
+  $("reply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("reply").value;
+    if (!text.trim()) return;
+    $("reply").value = "";
+    await act("messages", { text });
+  });
+  $("reply").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("reply-form").requestSubmit();
+  });
+  $("note-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("note").value;
+    if (!text.trim()) return;
+    $("note").value = "";
+    await act("notes", { text });
+  });
+  $("lang").addEventListener("click", () => {
+    lang = lang === "ru" ? "en" : "ru";
+    localStorage.setItem("desk_lang", lang);
+    applyLang();
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await api("POST", "/api/desk/logout"); } finally { location.assign("/desk/login"); }
+  });
+
+  // -- stats ---------------------------------------------------------------------------------
+  let statsAt = 0;
+  let statsLater = null;
+  async function loadStats(force) {
+    const wait = 2000 - (Date.now() - statsAt);
+    if (!force && wait > 0) {  // at most one request per 2 s, but never miss the last change
+      if (!statsLater) statsLater = setTimeout(() => { statsLater = null; loadStats(true); }, wait);
+      return;
+    }
+    statsAt = Date.now();
+    let s;
+    try { s = await api("GET", "/api/desk/stats"); } catch (err) { return; }
+    const box = $("stats");
+    clear(box);
+    for (const [key, p] of [["today", s.today], ["week", s.last_7_days]]) {
+      const share = p.share_answered_within_target;
+      const period = el("div", "period");
+      period.appendChild(el("b", null, t(key)));
+      const parts = [
+        `${t("handoffs")}: ${p.handoffs}`,
+        `${t("within")}: ${share === null ? t("none") : Math.round(share * 100) + "%"}`,
+        `${t("median")}: ${duration(p.median_wait_seconds)}`,
+        `${t("p90")}: ${duration(p.p90_wait_seconds)}`,
+        `${t("abandoned")}: ${p.abandoned}`,
+        `${t("csat")}: ${p.csat_average === null ? t("none") : p.csat_average.toFixed(1)}`,
+      ];
+      const line = el("span", share !== null && share < 0.9 ? "bad" : null, parts.join(" · "));
+      period.appendChild(line);
+      box.appendChild(period);
+    }
+  }
+
+  // -- live updates --------------------------------------------------------------------------
+  function connect() {
+    const source = new EventSource("/api/desk/events");
+    source.addEventListener("open", () => $("live").classList.add("on"));
+    source.addEventListener("error", () => $("live").classList.remove("on"));
+    source.addEventListener("queue", (event) => {
+      const queue = JSON.parse(event.data);
+      state.skew = Date.parse(queue.generated_at) - Date.now();
+      state.queue = queue;
+      renderQueue();
+      tick();
+      if (state.selected) loadDetail();
+      loadStats();
+    });
+  }
+
+  async function start() {
+    const me = await api("GET", "/api/desk/me");
+    state.me = me.agent;
+    $("whoami").textContent = `${me.agent.display_name || me.agent.username} (${me.agent.role})`;
+    applyLang();
+    connect();
+    setInterval(tick, 1000);
+    setInterval(() => loadStats(true), 30000);
+  }
+  start().catch(showError);
+})();

@@ -1,0 +1,135 @@
+"""Read side of the desk: the queue and one conversation, as the viewer may see them.
+
+Agents see the waiting queue and the conversations they own; supervisors see everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.messages import utcnow
+from bot.storage import Conversation, Database
+from handoff.auth import AgentInfo
+from handoff.card import transcripts
+from handoff.errors import Forbidden, NotFound
+from handoff.models import Agent, Handoff, HandoffNote, HandoffStatus
+from handoff.queue import current_handoff, handoff_priority, open_handoffs, ordered
+from handoff.schemas import ContextCard, ConversationOut, NoteOut, QueueItem, QueueOut
+from handoff.timeutil import seconds_between
+
+
+def may_see(viewer: AgentInfo, handoff: Handoff) -> bool:
+    return (
+        viewer.is_supervisor
+        or handoff.status == HandoffStatus.WAITING
+        or handoff.agent_id == viewer.id
+    )
+
+
+class DeskViews:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def queue(self, viewer: AgentInfo) -> QueueOut:
+        now = utcnow()
+        async with self._db.sessions() as session:
+            handoffs = [h for h in await open_handoffs(session) if may_see(viewer, h)]
+            waiting = ordered([h for h in handoffs if h.status == HandoffStatus.WAITING], now)
+            active = [h for h in handoffs if h.status == HandoffStatus.ACTIVE]
+            items = await self._items(session, [*waiting, *active], now)
+        positions = {h.id: i for i, h in enumerate(waiting, start=1)}
+        for item in items:
+            item.position = positions.get(item.handoff_id)
+        return QueueOut(
+            waiting=[i for i in items if i.status == HandoffStatus.WAITING],
+            active=[i for i in items if i.status == HandoffStatus.ACTIVE],
+            generated_at=now,
+        )
+
+    async def conversation(self, viewer: AgentInfo, conversation_id: str) -> ConversationOut:
+        now = utcnow()
+        async with self._db.sessions() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            handoff = await current_handoff(session, conversation_id)
+            if conversation is None or handoff is None:
+                raise NotFound("no handoff for this conversation")
+            if not may_see(viewer, handoff):
+                raise Forbidden("another agent handles this conversation")
+            [item] = await self._items(session, [handoff], now)
+            notes = (
+                await session.execute(
+                    select(HandoffNote, Agent.username)
+                    .join(Agent, Agent.id == HandoffNote.agent_id)
+                    .join(Handoff, Handoff.id == HandoffNote.handoff_id)
+                    .where(Handoff.conversation_id == conversation_id)
+                    .order_by(HandoffNote.id)
+                )
+            ).all()
+            if handoff.status == HandoffStatus.WAITING:
+                waiting = ordered(
+                    [h for h in await open_handoffs(session)
+                     if h.status == HandoffStatus.WAITING], now
+                )
+                item.position = [h.id for h in waiting].index(handoff.id) + 1
+        return ConversationOut(
+            **item.model_dump(),
+            state=conversation.state,
+            resolution=handoff.resolution,
+            ended_at=handoff.ended_at,
+            rating=handoff.rating,
+            wait_seconds=handoff.wait_seconds,
+            notes=[NoteOut(id=n.id, agent=name, text=n.text, at=n.created_at) for n, name in notes],
+        )
+
+    async def _items(
+        self, session: AsyncSession, handoffs: Sequence[Handoff], now: datetime
+    ) -> list[QueueItem]:
+        texts = await transcripts(session, (h.conversation_id for h in handoffs))
+        agent_ids = {h.agent_id for h in handoffs if h.agent_id is not None}
+        names: dict[int, str] = {}
+        if agent_ids:
+            rows = await session.execute(
+                select(Agent.id, Agent.username).where(Agent.id.in_(agent_ids))
+            )
+            names = {row.id: row.username for row in rows}
+        return [_item(h, texts[h.conversation_id], names, now) for h in handoffs]
+
+
+def _item(
+    handoff: Handoff, transcript: list[dict[str, Any]], names: dict[int, str], now: datetime
+) -> QueueItem:
+    card = dict(handoff.card or {})
+    end = handoff.ended_at or now
+    return QueueItem(
+        conversation_id=handoff.conversation_id,
+        handoff_id=handoff.id,
+        status=handoff.status,
+        reason=handoff.reason,
+        priority=handoff_priority(handoff, now) if handoff.status == HandoffStatus.WAITING else 0,
+        waiting_seconds=round(seconds_between(handoff.created_at, handoff.claimed_at or end), 1),
+        created_at=handoff.created_at,
+        claimed_at=handoff.claimed_at,
+        first_reply_at=handoff.first_reply_at,
+        last_subscriber_at=handoff.last_subscriber_at,
+        last_agent_at=handoff.last_agent_at,
+        agent=names.get(handoff.agent_id) if handoff.agent_id is not None else None,
+        summary=str(card.get("summary") or "—"),
+        card=ContextCard(
+            channel=card.get("channel") or handoff.channel,
+            lang=card.get("lang") or handoff.lang,
+            identity=card.get("identity") or {},
+            reason=handoff.reason,
+            topic=card.get("topic"),
+            summary=str(card.get("summary") or "—"),
+            intents=card.get("intents") or [],
+            entities=card.get("entities") or {},
+            sentiment=card.get("sentiment") or {},
+            escalated_at=card.get("escalated_at") or handoff.created_at,
+            transcript=transcript,
+        ),
+    )

@@ -1,0 +1,141 @@
+"""The desk page in Debian's Chromium (Playwright): log in, watch a handoff arrive without
+reloading, claim, reply, close; a subscriber's markup is shown as text and runs nothing.
+
+The app runs with the NLU down, so the first message of each subscriber goes to the queue.
+A screenshot of the desk is saved to test-artifacts/desk.png (and copied to docs/desk.png
+for the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import create_app
+from tests.handoff.conftest import ADMIN_PASSWORD, Desk, desk_settings, eventually, new_user
+from tests.support.browser import chromium
+from tests.support.servers import LiveServer
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+async def desk_sqlite(tmp_path: Path) -> AsyncIterator[Desk]:
+    app = create_app(desk_settings(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}"))
+    async with LiveServer(app) as server, httpx.AsyncClient(
+        base_url=server.url, timeout=30
+    ) as http:
+        yield Desk(server.url, http, app.state.services)
+
+
+@pytest.fixture
+async def page(desk_sqlite: Desk) -> AsyncIterator[Any]:
+    async with chromium() as browser:
+        context = await browser.new_context(viewport={"width": 1440, "height": 860},
+                                            locale="ru-RU")
+        try:
+            yield await context.new_page()
+        finally:
+            await context.close()
+
+
+async def test_an_agent_works_a_handoff_in_the_browser(desk_sqlite: Desk, page: Any) -> None:
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=10_000)
+    desk = desk_sqlite
+    dialogs: list[str] = []
+    errors: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        asyncio.ensure_future(dialog.dismiss())
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # log in: /desk sends a stranger to the login page
+    await page.goto(f"{desk.url}/desk")
+    await expect(page).to_have_url(f"{desk.url}/desk/login")
+    await page.fill("#username", "admin")
+    await page.fill("#password", "wrong password")
+    await page.click("#submit")
+    await expect(page.locator("#error")).to_contain_text("Неверный")
+    await page.fill("#password", ADMIN_PASSWORD)
+    await page.click("#submit")
+    await expect(page).to_have_url(f"{desk.url}/desk")
+    await expect(page.locator("#live")).to_have_class("live on")
+    await expect(page.locator("#waiting .item")).to_have_count(0)
+
+    # subscribers write while the page is open: their handoffs appear without a reload
+    user = new_user()
+    answer = await desk.say(user, "Не работает мобильный интернет в Польше, помогите")
+    await desk.say(new_user(), "I hate you, worst service ever, this is a scam!!!", lang="en")
+    await desk.say(new_user(), "Як даведацца баланс?", lang="be")
+    await expect(page.locator("#waiting .item")).to_have_count(3)
+    item = page.locator(f'#waiting .item[data-conversation="{answer["conversation_id"]}"]')
+    await expect(item).to_contain_text("Не работает мобильный интернет")
+
+    # claim it, then the subscriber sends markup: it is shown as text
+    await item.click()
+    await expect(page.locator("#claim")).to_be_enabled()
+    await page.click("#claim")
+    await expect(page.locator("#conv-status")).to_contain_text("admin")
+    await desk.say(user, XSS)
+    transcript = page.locator("#transcript")
+    await expect(transcript).to_contain_text(XSS)
+    assert await transcript.locator("img").count() == 0
+    assert await page.locator("img").count() == 0
+
+    # reply: it reaches the subscriber through the web chat
+    await page.fill("#reply", "Здравствуйте! Перезагрузите телефон и включите роуминг данных.")
+    await page.click("#send")
+    await expect(transcript).to_contain_text("Перезагрузите телефон")
+
+    async def agent_reply() -> dict[str, Any] | None:
+        update = await desk.updates(user, answer["cursor"], wait=1)
+        texts = [r["text"] for r in update["replies"] if r["sender"] == "agent"]
+        return update if any("Перезагрузите" in t for t in texts) else None
+
+    await eventually(agent_reply)
+    await page.fill("#note", "Проверить настройки APN, если не поможет")
+    await page.click("#note-form button")
+    await expect(page.locator("#notes")).to_contain_text("APN")
+
+    # the service-level bar follows the queue
+    await expect(page.locator("#stats")).to_contain_text("обращений: 3")
+
+    # the screenshot for the README, with the conversation open
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    await page.screenshot(path=str(artifacts / "desk.png"))
+    (ROOT / "docs").mkdir(exist_ok=True)
+    shutil.copyfile(artifacts / "desk.png", ROOT / "docs" / "desk.png")
+
+    # the English interface
+    await page.click("#lang")
+    await expect(page.locator(".brand")).to_contain_text("Agent desk")
+    await expect(page.locator("#claim")).to_have_text("Claim")
+
+    # close: the subscriber is asked for a rating
+    await page.fill("#resolution", "roaming data was off")
+    await page.click("#close")
+    await expect(page.locator("#conv-status")).to_contain_text("closed")
+    await expect(page.locator("#active .item")).to_have_count(0)
+
+    async def rating_question() -> dict[str, Any] | None:
+        update = await desk.updates(user, answer["cursor"], wait=1)
+        return update if any("от 1" in r["text"] for r in update["replies"]) else None
+
+    await eventually(rating_question)
+    assert dialogs == [], "a subscriber's markup must never run"
+    assert errors == [], errors
