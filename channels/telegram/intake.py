@@ -1,0 +1,97 @@
+"""Store first, acknowledge second: the one path every Telegram update takes, in both modes.
+
+``store(update)`` maps the update, resolves a hashed button payload and stores the message in
+the core (idempotent on its delivery id); only when it returns may the caller acknowledge the
+update (move the ``getUpdates`` offset past it, or answer the webhook 200). ``dispatch`` then
+answers in the background: the button spinner is stopped and the conversation is processed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.types import Update
+
+from bot import failpoints
+from bot.conversations import Conversations
+from bot.messages import InboundMessage
+from channels.telegram.errors import channel_error
+from channels.telegram.inbound import to_inbound
+from channels.telegram.payloads import PayloadResolver, is_hashed
+from channels.telegram.worker import ConversationWorker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    update_id: int
+    conversation_id: str
+    duplicate: bool
+    callback_query_id: str | None = None
+
+
+class TelegramIntake:
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        conversations: Conversations,
+        payloads: PayloadResolver,
+        worker: ConversationWorker,
+    ) -> None:
+        self._bot = bot
+        self._conversations = conversations
+        self._payloads = payloads
+        self._worker = worker
+
+    async def store(self, update: Update) -> Stored | None:
+        """Store the update's message; None when the bot ignores it. Storage errors propagate:
+        the caller must then not acknowledge the update, so that Telegram delivers it again."""
+        try:
+            inbound = to_inbound(update)
+        except Exception:  # a shape we did not foresee must not jam the queue: skip it
+            log.exception("telegram update %s could not be read; skipped", update.update_id)
+            return None
+        if inbound is None:
+            log.debug("telegram update %s ignored (not for the bot)", update.update_id)
+            return None
+        inbound = await self._resolve_payload(inbound)
+        accepted = await self._conversations.accept(inbound)
+        failpoints.hit(failpoints.AFTER_ACCEPT)
+        callback = inbound.metadata.get("callback_query_id")
+        return Stored(
+            update_id=update.update_id,
+            conversation_id=accepted.conversation_id,
+            duplicate=accepted.duplicate,
+            callback_query_id=str(callback) if callback else None,
+        )
+
+    def dispatch(self, stored: Stored) -> None:
+        """After the acknowledgement: stop the button's spinner, answer the conversation."""
+        if stored.callback_query_id is not None:
+            self._worker.spawn(self._answer_callback(stored.callback_query_id))
+        self._worker.submit(stored.conversation_id)
+
+    async def _resolve_payload(self, inbound: InboundMessage) -> InboundMessage:
+        if inbound.payload is None or not is_hashed(inbound.payload):
+            return inbound
+        payload = await self._payloads.resolve(inbound.payload, inbound.channel_user_id)
+        if payload is not None:
+            return dataclasses.replace(inbound, payload=payload)
+        # An old button whose reply is no longer among the recent ones: read its title instead.
+        title = str(inbound.metadata.get("button_text") or "")
+        return dataclasses.replace(inbound, payload=None, text=title)
+
+    async def _answer_callback(self, callback_query_id: str) -> None:
+        try:
+            await self._bot.answer_callback_query(callback_query_id)
+        except Exception as exc:  # the spinner stops by itself after a while; never fatal
+            error = channel_error(exc, secret=self._bot.token)
+            if error is None:
+                log.exception("answering a callback query failed")
+            else:
+                log.info("could not answer a callback query: %s", error)
