@@ -29,6 +29,8 @@ from nlu import CircuitBreaker, NluClient, ParseCache
 
 log = logging.getLogger(__name__)
 
+RECOVERY_INTERVAL_SECONDS = 60.0
+
 
 @dataclass
 class Services:
@@ -53,14 +55,22 @@ class Services:
         loops: list[BackgroundLoop] = [self.outbox.run]
         for extension in self.extensions:
             loops += extension.background()
+        loops.append(self._recover)
         self._tasks = [asyncio.create_task(loop(self._stop)) for loop in loops]
-        self._tasks.append(asyncio.create_task(self._recover()))
 
-    async def _recover(self) -> None:
-        count = await self.conversations.recover()
-        if count:
-            log.info("answered %d conversation(s) left unanswered by the previous run", count)
-            self.notifier.outbox.publish()
+    async def _recover(self, stop: asyncio.Event) -> None:
+        """At start, answer what a crash left stored but unanswered; later, sweep periodically
+        for anything a failed pass left behind (the per-conversation lock makes this safe)."""
+        while not stop.is_set():
+            try:
+                count = await self.conversations.recover()
+            except Exception:  # the sweep must survive a database hiccup
+                log.exception("recovery sweep failed")
+                count = 0
+            if count:
+                log.info("answered %d conversation(s) with unanswered messages", count)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RECOVERY_INTERVAL_SECONDS)
 
     async def stop(self) -> None:
         self._stop.set()
