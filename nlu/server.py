@@ -46,7 +46,7 @@ class RasaServer:
         self.model = model
         self.venv = venv
         self.port = port or free_port()
-        self.token = token or secrets.token_urlsafe(24)
+        self.token = token or secrets.token_hex(24)
         self.url = f"http://127.0.0.1:{self.port}"
         self._timeout = startup_timeout
         self._log_file = log_file or PROJECT_ROOT / "build" / f"rasa-{self.port}.log"
@@ -63,7 +63,8 @@ class RasaServer:
         log = self._log_file.open("ab")
         self._process = await asyncio.create_subprocess_exec(
             str(rasa), "run", "--enable-api", "-m", str(self.model),
-            "-i", "127.0.0.1", "-p", str(self.port), "-t", self.token,
+            # "=" form: a token may start with "-", which argparse would take for an option
+            "-i", "127.0.0.1", "-p", str(self.port), f"--auth-token={self.token}",
             cwd=PROJECT_ROOT, env=rasa_environment(), stdout=log, stderr=log,
             start_new_session=True,
         )

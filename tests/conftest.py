@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -39,7 +40,10 @@ def base_settings(**overrides: object) -> Settings:
 async def rasa_server() -> AsyncIterator[RasaServer]:
     settings = base_settings()
     model = train_model(settings)
-    async with RasaServer(model, venv=settings.rasa_venv) as server:
+    # a token that starts with "-" proves it reaches `rasa run` intact (argparse would take it
+    # for an option if it were passed as a separate argument)
+    token = "-" + secrets.token_hex(16)
+    async with RasaServer(model, venv=settings.rasa_venv, token=token) as server:
         yield server
 
 

@@ -60,3 +60,4 @@ def test_training_without_rasa_says_what_to_do(tmp_path: Path,
     with pytest.raises(training.RasaNotInstalled, match="make rasa-venv"):
         training.train({"польшу": "Poland"}, venv=tmp_path / "no-venv",
                        models_dir=tmp_path / "models", echo=lambda _: None)
+
