@@ -109,7 +109,7 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
     from bot.storage import upgrade_schema
 
     settings = get_settings()
-    upgrade_schema(settings.database_url)
+    upgrade_schema(settings.database_url.get_secret_value())
     print("database schema is up to date")
     return 0
 

@@ -6,6 +6,7 @@ Build them through :func:`get_settings` in the app; tests construct ``Settings(.
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./abonent.db"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _PLACEHOLDER_PASSWORDS = {"admin", "password", "changeme", "change-me", "secret"}
 
 
@@ -29,7 +31,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=_env("ABONENT_HOST"))
     port: int = Field(8000, ge=1, le=65535, validation_alias=_env("ABONENT_PORT"))
     log_level: str = Field("INFO", validation_alias=_env("ABONENT_LOG_LEVEL"))
-    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias=_env("DATABASE_URL"))
+    # may hold a password: read it with .get_secret_value(), never log it
+    database_url: SecretStr = Field(
+        SecretStr(DEFAULT_DATABASE_URL), validation_alias=_env("DATABASE_URL")
+    )
     auto_migrate: bool = Field(True, validation_alias=_env("ABONENT_AUTO_MIGRATE"))
 
     # NLU: an external Rasa server when RASA_URL is set, otherwise `abonent run` starts one.
@@ -53,6 +58,24 @@ class Settings(BaseSettings):
     kb_dir: Path | None = Field(None, validation_alias=_env("ABONENT_KB_DIR"))
 
     webchat_max_text: int = Field(4000, ge=1, validation_alias=_env("WEBCHAT_MAX_TEXT"))
+    # Abuse limits of the anonymous web chat: messages per minute (0 = off), open handoffs.
+    webchat_rate_per_ip: int = Field(60, ge=0, validation_alias=_env("WEBCHAT_RATE_PER_IP"))
+    webchat_rate_per_user: int = Field(20, ge=0, validation_alias=_env("WEBCHAT_RATE_PER_USER"))
+    webchat_max_open_handoffs_per_ip: int = Field(
+        3, ge=0, validation_alias=_env("WEBCHAT_MAX_OPEN_HANDOFFS_PER_IP")
+    )  # 0 = no cap
+    # X-Forwarded-For is believed only from these addresses/networks (comma-separated).
+    trusted_proxies: str = Field("", validation_alias=_env("ABONENT_TRUSTED_PROXIES"))
+    # Request bodies larger than this are refused with 413 before they are read.
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1024, validation_alias=_env("ABONENT_MAX_BODY_BYTES")
+    )
+    # The desk cookie is Secure unless the operator says the app is served over plain HTTP.
+    plain_http: bool = Field(False, validation_alias=_env("ABONENT_PLAIN_HTTP"))
+    # A message whose processing failed this many times is marked failed and handed to a person.
+    processing_max_attempts: int = Field(
+        3, ge=1, le=20, validation_alias=_env("PROCESSING_MAX_ATTEMPTS")
+    )
     webchat_poll_seconds: float = Field(10.0, ge=0, le=60, validation_alias=_env("WEBCHAT_POLL"))
     outbox_poll_seconds: float = Field(1.0, gt=0, validation_alias=_env("OUTBOX_POLL"))
     outbox_max_attempts: int = Field(8, ge=1, validation_alias=_env("OUTBOX_MAX_ATTEMPTS"))
@@ -68,6 +91,9 @@ class Settings(BaseSettings):
     desk_login_window_seconds: float = Field(
         900.0, gt=0, validation_alias=_env("DESK_LOGIN_WINDOW")
     )
+    desk_login_max_concurrent: int = Field(
+        4, ge=1, le=64, validation_alias=_env("DESK_LOGIN_MAX_CONCURRENT")
+    )  # password verifications at once (each argon2 check costs ~64 MB)
     desk_timezone: str = Field("Europe/Minsk", validation_alias=_env("DESK_TIMEZONE"))
     handoff_target_seconds: int = Field(180, ge=1, validation_alias=_env("HANDOFF_TARGET_SECONDS"))
     handoff_agent_concurrency: int = Field(
@@ -76,6 +102,27 @@ class Settings(BaseSettings):
     handoff_default_handle_minutes: float = Field(
         6.0, gt=0, validation_alias=_env("HANDOFF_DEFAULT_HANDLE_MINUTES")
     )  # used for wait estimates until there is history
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"ABONENT_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        return level
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ip_network(part.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"ABONENT_TRUSTED_PROXIES: {part.strip()!r} is not an address or network"
+                    ) from exc
+        return value
 
     @field_validator("rasa_url")
     @classmethod
@@ -89,8 +136,11 @@ class Settings(BaseSettings):
         return self.environment.lower() == "production"
 
     @property
-    def uses_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(
+            ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",") if part.strip()
+        )
 
     @model_validator(mode="after")
     def _strong_admin_password_in_production(self) -> Settings:

@@ -30,6 +30,7 @@ class Reason:
     NOT_UNDERSTOOD = "not_understood_twice"
     NLU_UNAVAILABLE = "nlu_unavailable"
     NEEDS_AGENT = "topic_needs_agent"
+    PROCESSING_FAILED = "processing_failed"  # a message failed processing several times
     # set by the handoff itself (handoff/hooks.py), listed here so there is one list of reasons
     COMPLAINT = "complaint"
     NEGATIVE_SENTIMENT = "negative_sentiment"

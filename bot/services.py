@@ -95,7 +95,7 @@ def build_services(
             "otherwise point RASA_URL at a running Rasa server."
         )
     kb = kb or load_knowledge_base(settings.kb_dir)
-    db = Database(settings.database_url)
+    db = Database(settings.database_url.get_secret_value())
     http = httpx.AsyncClient(timeout=settings.nlu_timeout)
     token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
     nlu = NluClient(

@@ -16,6 +16,7 @@ REASON_WEIGHT: dict[str, float] = {
     "topic_needs_agent": 1.0,
     "not_understood_twice": 1.0,
     "nlu_unavailable": 0.0,
+    "processing_failed": 1.0,
     "subscriber_request": 0.0,
 }
 NEGATIVITY_WEIGHT = 0.75  # minutes per point of negative sentiment
