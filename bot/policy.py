@@ -2,6 +2,12 @@
 
 It is pure (no I/O): :class:`bot.conversations.Conversations` feeds it the NLU result and writes
 its :class:`Decision` to the database in one transaction.
+
+While the NLU is down (``nlu is None`` for a message that is not a command or a button), the
+subscriber gets an honest "I can't understand right now" with the support numbers and buttons,
+and the failure counts as a misunderstanding; only the second in a row hands the conversation to
+a person, so an outage does not flood the agents. (Plain keywords are still understood: the NLU
+client falls back on them, see nlu/keywords.py.)
 """
 
 from __future__ import annotations
@@ -120,7 +126,7 @@ class DialoguePolicy:
         return _COMMANDS.get(word)
 
     def decide(self, convo: ConversationView, turn: Turn, nlu: Understanding | None) -> Decision:
-        """``nlu`` is None when the NLU server could not be reached."""
+        """``nlu`` is None when the NLU server could not be reached (nor a keyword matched)."""
         lang = self._language(convo, turn, nlu)
         decision = Decision(lang=lang, misunderstandings=convo.misunderstandings)
         if turn.contact_verified is not None:
@@ -136,7 +142,7 @@ class DialoguePolicy:
         if command == "human_request":
             return self._escalate(decision, Reason.SUBSCRIBER_REQUEST)
         if nlu is None:
-            return self._escalate(decision, Reason.NLU_UNAVAILABLE, phrase="nlu_unavailable")
+            return self._nlu_down(decision)
         entities = nlu.entities_dict()
         if convo.awaiting and convo.awaiting in entities:
             # "в Польшу" after "where are you going?" continues the roaming topic.
@@ -195,6 +201,16 @@ class DialoguePolicy:
         buttons.append(Button(self._kb.intent_label("human_request", decision.lang),
                               "/human_request"))
         return self._say(decision, "clarify", buttons=buttons)
+
+    def _nlu_down(self, decision: Decision) -> Decision:
+        # Counted like any misunderstanding: "twice in a row" is the one rule for handing over.
+        decision.misunderstandings += 1
+        if decision.misunderstandings >= 2:
+            return self._escalate(decision, Reason.NLU_UNAVAILABLE, phrase="nlu_unavailable")
+        buttons = self._topic_buttons(decision.lang)
+        buttons.append(Button(self._kb.intent_label("human_request", decision.lang),
+                              "/human_request"))
+        return self._say(decision, "nlu_down_retry", buttons=buttons)
 
     def _escalate(self, decision: Decision, reason: str, *, phrase: str | None = None) -> Decision:
         if phrase:

@@ -25,7 +25,7 @@ from channels.base import Channel
 from channels.web import WebChatChannel
 from handoff import build_handoff
 from knowledge_base import KnowledgeBase, load_knowledge_base
-from nlu import CircuitBreaker, NluClient, ParseCache
+from nlu import CircuitBreaker, KeywordMatcher, NluClient, ParseCache
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def build_services(
         timeout=settings.nlu_timeout,
         breaker=CircuitBreaker(),
         cache=ParseCache(settings.nlu_cache_size) if settings.nlu_cache_size else None,
+        keywords=KeywordMatcher.default().with_countries(kb.country_lookup()),
     )
     notifier = Notifier()
     policy = DialoguePolicy(kb)

@@ -9,16 +9,8 @@ from __future__ import annotations
 
 import math
 
-# Head start by reason, in minutes of waiting.
-REASON_WEIGHT: dict[str, float] = {
-    "negative_sentiment": 3.0,
-    "complaint": 2.0,
-    "topic_needs_agent": 1.0,
-    "not_understood_twice": 1.0,
-    "nlu_unavailable": 0.0,
-    "processing_failed": 1.0,
-    "subscriber_request": 0.0,
-}
+from bot.reasons import head_start
+
 NEGATIVITY_WEIGHT = 0.75  # minutes per point of negative sentiment
 MAX_NEGATIVITY = 8.0
 
@@ -28,7 +20,7 @@ def priority(*, reason: str, sentiment: float, waited_seconds: float) -> float:
     negativity = min(max(-sentiment, 0.0), MAX_NEGATIVITY)
     return round(
         max(waited_seconds, 0.0) / 60.0
-        + REASON_WEIGHT.get(reason, 0.0)
+        + head_start(reason)
         + NEGATIVITY_WEIGHT * negativity,
         3,
     )

@@ -49,12 +49,13 @@ async def open_handoffs(session: AsyncSession) -> list[Handoff]:
 
 async def current_handoff(session: AsyncSession, conversation_id: str) -> Handoff | None:
     """The conversation's latest handoff (open or not)."""
-    return await session.scalar(
+    latest: Handoff | None = await session.scalar(
         select(Handoff)
         .where(Handoff.conversation_id == conversation_id)
         .order_by(Handoff.id.desc())
         .limit(1)
     )
+    return latest
 
 
 async def position_and_wait(

@@ -50,7 +50,7 @@ def _nominative_parse(word: str) -> Parse | None:
 
 def _inflect(parse: Parse, case: str) -> str | None:
     if "Fixd" in parse.tag:
-        return parse.word
+        return str(parse.word)
     if (
         case == "accs"
         and parse.tag.POS in _AGREEING
@@ -58,7 +58,7 @@ def _inflect(parse: Parse, case: str) -> str | None:
     ):
         # Country names are inanimate, so these adjectives keep their nominative form:
         # "в Объединённые Арабские Эмираты", not "в Объединённых Арабских Эмираты".
-        return parse.word
+        return str(parse.word)
     inflected = parse.inflect({case})
     return inflected.word if inflected is not None else None
 

@@ -40,6 +40,8 @@ def _load(data_dir: Path | None) -> tuple[KnowledgeBase | None, list[str]]:
         contacts=sources.contacts.model.contacts,
         phrases=sources.phrases.model.phrases,
         intent_labels=sources.labels.model.intent_labels,
+        topics=sources.labels.model.topics,
+        not_topics=sources.labels.model.not_topics,
         country_lookup=lookup,
     )
     return knowledge_base, []

@@ -10,8 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from knowledge_base.intents import family_of, language_order
-from knowledge_base.payload import parse_payload
+from nlu.intents import family_of
+from nlu.languages import LANGUAGES, language_order
+from nlu.payload import parse_payload
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -39,7 +40,7 @@ class LocalizedText(_Model):
     be: NonEmpty | None = None
 
     def get(self, lang: str) -> str | None:
-        value = getattr(self, lang, None) if lang in ("ru", "en", "be") else None
+        value = getattr(self, lang, None) if lang in LANGUAGES else None
         return value if isinstance(value, str) else None
 
     def pick(self, lang: str) -> tuple[str, str]:
@@ -54,7 +55,7 @@ class LocalizedText(_Model):
 class FullName(LocalizedText):
     """A name that must exist in all three languages."""
 
-    be: NonEmpty  # type: ignore[assignment]
+    be: NonEmpty
 
 
 class Button(_Model):
@@ -154,4 +155,6 @@ class PhrasesFile(_Model):
 
 
 class IntentLabelsFile(_Model):
+    topics: tuple[Identifier, ...] = Field(min_length=1)
+    not_topics: tuple[Identifier, ...] = ()
     intent_labels: dict[Identifier, LocalizedText]

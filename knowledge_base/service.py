@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from knowledge_base.forms import normalize
-from knowledge_base.intents import family_of
 from knowledge_base.models import Answer, ButtonSpec
-from knowledge_base.payload import parse_payload
 from knowledge_base.rendering import contact_variables, country_variables
 from knowledge_base.schema import Article, Button, Contact, Country, LocalizedText, Phrase, Zone
 from knowledge_base.templates import placeholder_names, render
+from nlu.intents import FALLBACK_INTENT, family_of, intent_family
+from nlu.payload import parse_payload
 
 
 class KnowledgeBase:
@@ -26,7 +26,11 @@ class KnowledgeBase:
         phrases: Mapping[str, Phrase],
         intent_labels: Mapping[str, LocalizedText],
         country_lookup: Mapping[str, str],
+        topics: Sequence[str] = (),
+        not_topics: Sequence[str] = (),
     ) -> None:
+        self._topics = tuple(topics)
+        self._not_topics = frozenset(not_topics) | {FALLBACK_INTENT}
         self._articles = tuple(articles)
         self._zones = tuple(zones)
         self._countries = tuple(countries)
@@ -39,6 +43,15 @@ class KnowledgeBase:
         self._by_intent: dict[str, list[Article]] = {}
         for article in self._articles:
             self._by_intent.setdefault(article.intent, []).append(article)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The self-service topics a subscriber is offered, in order (intent families)."""
+        return self._topics
+
+    def is_topic(self, intent: str) -> bool:
+        """Whether ``intent`` says what the subscriber needs (not "hello", "yes", "a person")."""
+        return intent_family(intent) not in self._not_topics
 
     @property
     def articles(self) -> tuple[Article, ...]:
@@ -89,7 +102,7 @@ class KnowledgeBase:
         missing = [name for name in phrase.variables if name not in variables]
         if missing and placeholder_names(text) & set(missing):
             raise ValueError(f"phrase {key!r} needs the variables: {', '.join(missing)}")
-        values: dict[str, object] = contact_variables(self._contacts, used)
+        values: dict[str, object] = {**contact_variables(self._contacts, used)}
         values.update({name: variables[name] for name in phrase.variables if name in variables})
         return render(text, values)
 
@@ -118,7 +131,7 @@ class KnowledgeBase:
         self, article: Article, country: Country | None, present: set[str], lang: str
     ) -> Answer:
         used, text = article.text.pick(lang)
-        values: dict[str, object] = contact_variables(self._contacts, used)
+        values: dict[str, object] = {**contact_variables(self._contacts, used)}
         if country is not None:
             values.update(country_variables(country, self._zone_by_id[country.zone], used))
         return Answer(

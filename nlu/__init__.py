@@ -1,5 +1,6 @@
 """The NLU side of Abonent: the Rasa project (config.yml, domain.yml, data/) and the client the
-app uses to reach the Rasa server over HTTP (cache, retries, circuit breaker, language).
+app uses to reach the Rasa server over HTTP (cache, retries, circuit breaker, language, and the
+keywords it falls back on while Rasa is down).
 
 Nothing here imports ``rasa``: the server runs in its own environment.
 """
@@ -11,6 +12,7 @@ from nlu.cache import ParseCache, normalise_text
 from nlu.client import NluClient
 from nlu.errors import NluBadResponse, NluError, NluUnavailable
 from nlu.evaluation import EvalReport, EvalRow, evaluate, load_eval_file
+from nlu.keywords import KEYWORDS_MODEL_ID, KeywordError, KeywordMatcher
 from nlu.lang import LANGUAGES, detect_language
 from nlu.models import (
     FALLBACK_INTENT,
@@ -24,6 +26,7 @@ from nlu.models import (
 __all__ = [
     "FALLBACK_INTENT",
     "FAMILIES",
+    "KEYWORDS_MODEL_ID",
     "LANGUAGES",
     "BreakerState",
     "CircuitBreaker",
@@ -31,6 +34,8 @@ __all__ = [
     "EvalReport",
     "EvalRow",
     "IntentScore",
+    "KeywordError",
+    "KeywordMatcher",
     "NluBadResponse",
     "NluClient",
     "NluError",

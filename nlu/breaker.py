@@ -10,6 +10,9 @@ States::
 While half-open only one probe is let through; if the probe never reports (its task was
 cancelled), another one is allowed after ``reset_after`` seconds. The clock is injectable, so
 tests move time instead of sleeping.
+
+The default threshold is 3: one parse that fails all its attempts (1 + 2 retries) opens the
+breaker, so while Rasa is down only the first message or two pay for the timeouts.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ class BreakerState(StrEnum):
 class CircuitBreaker:
     def __init__(
         self,
-        failure_threshold: int = 5,
+        failure_threshold: int = 3,
         reset_after: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

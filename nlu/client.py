@@ -9,7 +9,16 @@
 4. otherwise ``POST /model/parse?token=...``: connection errors, timeouts and 5xx are retried
    with exponential back-off and jitter; a 4xx or unreadable JSON raises
    :class:`~nlu.errors.NluBadResponse` at once; an open circuit breaker raises
-   :class:`~nlu.errors.NluUnavailable` without touching the network.
+   :class:`~nlu.errors.NluUnavailable` without touching the network;
+5. all of it, the ``/status`` refresh, every request (each at most ``timeout`` seconds), retry
+   and back-off, fits in one deadline of ``budget`` seconds (3 s by default), so a refused,
+   hanging or failing Rasa costs a subscriber at most that long, and the breaker makes later
+   messages fail at once;
+6. when Rasa gives no understanding (:class:`~nlu.errors.NluError`) and the client was given a
+   :class:`~nlu.keywords.KeywordMatcher` (the app's is; the evaluation and ``abonent nlu parse``
+   must see Rasa's own errors, so it is off by default), the degraded mode answers from
+   keywords (``nlu/keywords.yml``): a message with a keyword gets a result marked
+   ``model_id="keywords"``; any other message raises the error as before.
 
 If ``/status`` cannot be refreshed but a model id is already known, the old id is used, so
 cached answers keep flowing while Rasa is down. The token travels as the ``token`` query
@@ -32,7 +41,8 @@ import httpx
 
 from nlu.breaker import CircuitBreaker
 from nlu.cache import ParseCache
-from nlu.errors import NluBadResponse, NluUnavailable
+from nlu.errors import NluBadResponse, NluError, NluUnavailable
+from nlu.keywords import KeywordMatcher
 from nlu.lang import detect_language
 from nlu.models import Entity, NluResult
 
@@ -41,6 +51,8 @@ __all__ = ["NluClient"]
 log = logging.getLogger(__name__)
 
 _HOW_TO_START = "start it with `abonent nlu serve` or set RASA_URL to a running Rasa server"
+DEFAULT_BUDGET = 3.0
+"""Seconds one parse may spend on Rasa in all: a subscriber's answer is due within 5 s."""
 _TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"'>]+")
 
 
@@ -80,7 +92,12 @@ class NluClient:
         breaker: CircuitBreaker | None = None,
         cache: ParseCache | None = None,
         model_id_ttl: float = 60.0,
+        budget: float = DEFAULT_BUDGET,
+        keywords: KeywordMatcher | None = None,
     ) -> None:
+        """``timeout``: seconds per HTTP request; ``budget``: seconds one ``parse`` may spend on
+        Rasa in all, retries and back-off included; ``keywords``: the degraded mode's matcher
+        (None: ``parse`` only raises when Rasa cannot answer)."""
         self._http = http
         self.base_url = base_url.rstrip("/")
         self._token = token or None
@@ -90,12 +107,16 @@ class NluClient:
         self.breaker = breaker
         self.cache = cache
         self.model_id_ttl = model_id_ttl
+        self.budget = budget
+        self.keywords = keywords
         self.calls = 0
         """parse() calls, answered from the cache or not."""
         self.cache_hits = 0
         """parse() calls answered from the cache."""
         self.http_requests = 0
         """HTTP requests sent (each retry counts)."""
+        self.keyword_answers = 0
+        """parse() calls answered by keywords because Rasa gave no understanding."""
         self._model_id: str | None = None
         self._model_id_at = float("-inf")
         self._model_lock = asyncio.Lock()
@@ -110,16 +131,32 @@ class NluClient:
     # -- public API ---------------------------------------------------------------------------
 
     async def parse(self, text: str, lang_hint: str | None = None) -> NluResult:
-        """Understand ``text``. Raises NluUnavailable or NluBadResponse (see nlu.errors)."""
+        """Understand ``text`` within the budget; when Rasa cannot, by keywords if one matches.
+
+        Raises NluUnavailable or NluBadResponse (see nlu.errors) when neither can."""
         self.calls += 1
         lang = detect_language(text, lang_hint)
-        model_id = await self._current_model_id(allow_stale=True)
+        try:
+            return await self._parse_by_rasa(text, lang)
+        except NluError:
+            fallback = self.keywords.match(text, lang) if self.keywords is not None else None
+            if fallback is None:
+                raise
+            self.keyword_answers += 1
+            log.info("Rasa gave no understanding; answered by keywords as %s", fallback.intent)
+            return fallback
+
+    async def _parse_by_rasa(self, text: str, lang: str) -> NluResult:
+        deadline = asyncio.get_running_loop().time() + self.budget
+        model_id = await self._current_model_id(allow_stale=True, deadline=deadline)
         if self.cache is not None:
             hit = self.cache.get(model_id, text)
             if hit is not None:
                 self.cache_hits += 1
                 return _rebase(hit, text, lang)
-        response = await self._send("POST", "/model/parse", json_body={"text": text})
+        response = await self._send(
+            "POST", "/model/parse", json_body={"text": text}, deadline=deadline
+        )
         payload = self._json(response, "/model/parse")
         try:
             result = NluResult.from_rasa(payload, text=text, lang=lang, model_id=model_id)
@@ -174,19 +211,37 @@ class NluClient:
         self._model_id = model_id
         self._model_id_at = time.monotonic()
 
-    async def _current_model_id(self, *, allow_stale: bool) -> str:
+    async def _current_model_id(self, *, allow_stale: bool, deadline: float | None = None) -> str:
         if self._model_id_fresh():
             assert self._model_id is not None
             return self._model_id
-        async with self._model_lock:
+        stale = self._model_id if allow_stale else None
+        try:
+            # Behind a refresh that hangs, waiting for the lock must not outlast the deadline.
+            async with asyncio.timeout_at(deadline):
+                await self._model_lock.acquire()
+        except TimeoutError:
+            if stale is not None:
+                return stale
+            raise NluUnavailable(
+                f"Rasa at {self.base_url} did not answer /status in time; {_HOW_TO_START}"
+            ) from None
+        try:
             if self._model_id_fresh():
                 assert self._model_id is not None
                 return self._model_id
             stale = self._model_id if allow_stale else None
+            refresh_deadline = deadline
+            if stale is not None and deadline is not None:
+                # With an old id to fall back on, the refresh may use half of what is left:
+                # the parse itself needs the rest.
+                now = asyncio.get_running_loop().time()
+                refresh_deadline = now + max(0.0, deadline - now) / 2
             try:
                 # With an old id to fall back on, one quick try is enough.
                 response = await self._send(
-                    "GET", "/status", retries=0 if stale is not None else None
+                    "GET", "/status", retries=0 if stale is not None else None,
+                    deadline=refresh_deadline,
                 )
                 payload = self._json(response, "/status")
                 try:
@@ -202,6 +257,8 @@ class NluClient:
                 return stale
             self._remember_model_id(model_id)
             return model_id
+        finally:
+            self._model_lock.release()
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -221,28 +278,41 @@ class NluClient:
         *,
         json_body: dict[str, Any] | None = None,
         retries: int | None = None,
+        deadline: float | None = None,
     ) -> httpx.Response:
-        """One logical request: retried on transport errors and 5xx, guarded by the breaker."""
+        """One logical request: retried on transport errors and 5xx, guarded by the breaker,
+        and over by ``deadline`` (the event loop's clock) whatever happens."""
+        loop = asyncio.get_running_loop()
         attempts = (self.retries if retries is None else retries) + 1
         problem = "no attempt made"
+        made = 0
         for attempt in range(attempts):
+            timeout = self.timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - loop.time())
+                if timeout <= 0:  # checked first: a half-open breaker's probe is not wasted
+                    problem = "out of time"
+                    break
             if self.breaker is not None and not self.breaker.allow():
                 raise NluUnavailable(
                     f"Rasa at {self.base_url} failed repeatedly; not trying again for "
                     f"{self.breaker.retry_in():.0f} s (circuit open). Is it running? "
                     f"{_HOW_TO_START}"
                 )
+            made += 1
             try:
                 self.http_requests += 1
-                response = await self._http.request(
-                    method,
-                    self._url(path),
-                    params=self._params(),
-                    json=json_body,
-                    timeout=self.timeout,
-                )
-            except httpx.TimeoutException:
-                problem = f"timed out after {self.timeout:g} s"
+                # httpx's timeout is per phase (connect, read...); the outer one bounds the sum.
+                async with asyncio.timeout(timeout):
+                    response = await self._http.request(
+                        method,
+                        self._url(path),
+                        params=self._params(),
+                        json=json_body,
+                        timeout=timeout,
+                    )
+            except (httpx.TimeoutException, TimeoutError):
+                problem = f"timed out after {timeout:.3g} s"
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}: {_redact(str(exc)) or 'connection failed'}"
             else:
@@ -254,9 +324,12 @@ class NluClient:
             if self.breaker is not None:
                 self.breaker.record_failure()
             if attempt + 1 < attempts:
-                await asyncio.sleep(self._delay(attempt))
+                delay = self._delay(attempt)
+                if deadline is not None and loop.time() + delay >= deadline:
+                    break  # no time left for another try
+                await asyncio.sleep(delay)
         raise NluUnavailable(
-            f"cannot reach Rasa at {self.base_url}{path} after {attempts} attempt(s) "
+            f"cannot reach Rasa at {self.base_url}{path} after {made} attempt(s) "
             f"({problem}); {_HOW_TO_START}"
         )
 

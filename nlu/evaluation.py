@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nlu.client import NluClient
-from nlu.lang import LANGUAGES
+from nlu.languages import LANGUAGES
 from nlu.models import FALLBACK_INTENT, FAMILIES, intent_family
 
 __all__ = [

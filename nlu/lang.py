@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from nlu.languages import DEFAULT_LANG, LANGUAGES
+
 __all__ = ["LANGUAGES", "detect_language"]
 
-LANGUAGES: tuple[str, ...] = ("ru", "be", "en")
-DEFAULT_LANGUAGE = "ru"
 
 _BE_LETTERS = frozenset("ўі")
 _RU_LETTERS = frozenset("ищъ")
@@ -89,7 +89,7 @@ def detect_language(text: str, hint: str | None = None) -> str:
         elif "a" <= ch <= "z" or ch in "àáâäçèéêëìíîïñòóôöùúûüÿ":
             latin += 1
     if cyrillic == 0 and latin == 0:
-        return DEFAULT_LANGUAGE
+        return DEFAULT_LANG
     if latin > cyrillic:
         return "en"
     if any(ch in _BE_LETTERS for ch in lowered):

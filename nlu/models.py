@@ -2,8 +2,7 @@
 
 An :class:`NluResult` is stored with each message (``to_dict`` / ``from_dict`` are JSON-safe) and
 is what the dialogue policy reads. Intents are grouped into *families* by name prefix
-(``check_balance_tariff`` belongs to ``check_balance``), so the Rasa data can split an intent
-without the bot noticing.
+(``check_balance_negative`` belongs to ``check_balance``: see :mod:`nlu.intents`).
 
 When Rasa's FallbackClassifier answers ``nlu_fallback``, the result keeps that intent (and the
 family ``nlu_fallback``) but its ``confidence`` is the best real intent's and its ``ranking`` holds
@@ -16,33 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FAMILIES: tuple[str, ...] = (
-    "check_balance",
-    "my_number",
-    "roaming",
-    "support_contacts",
-    "human_request",
-    "complaint",
-    "greet",
-    "goodbye",
-    "thanks",
-    "affirm",
-    "deny",
-    "out_of_scope",
-)
-FALLBACK_INTENT = "nlu_fallback"
+from nlu.intents import FALLBACK_INTENT, families, intent_family
 
-_BY_LENGTH = tuple(sorted(FAMILIES, key=len, reverse=True))
+__all__ = ["FALLBACK_INTENT", "FAMILIES", "Entity", "IntentScore", "NluResult", "intent_family"]
 
-
-def intent_family(intent: str) -> str:
-    """The family whose name ``intent`` starts with (the longest such), else ``intent`` itself."""
-    if intent == FALLBACK_INTENT:
-        return FALLBACK_INTENT
-    for family in _BY_LENGTH:
-        if intent.startswith(family):
-            return family
-    return intent
+FAMILIES: tuple[str, ...] = families()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,17 +80,6 @@ class NluResult:
     entities: tuple[Entity, ...]
     lang: str
     model_id: str
-
-    @property
-    def is_fallback(self) -> bool:
-        return self.intent == FALLBACK_INTENT
-
-    def entity(self, name: str) -> str | None:
-        """The value of the first entity called ``name``, or None."""
-        for e in self.entities:
-            if e.name == name:
-                return e.value
-        return None
 
     def entities_dict(self) -> dict[str, str]:
         """Entity name -> value (the first one of each name)."""

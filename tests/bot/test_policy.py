@@ -100,12 +100,77 @@ def test_human_request_escalates(policy: DialoguePolicy) -> None:
     assert decision.escalate == Reason.SUBSCRIBER_REQUEST
 
 
-def test_nlu_down_is_honest_gives_numbers_and_escalates(policy: DialoguePolicy) -> None:
-    decision = policy.decide(BOT, Turn("баланс"), None)
-    assert decision.escalate == Reason.NLU_UNAVAILABLE
+NUMBERS = ("0890", "*7777", "8 017 237-98-98", "+375 29 7770890")
+
+
+def test_nlu_down_first_time_is_honest_gives_numbers_and_buttons_without_escalating(
+    policy: DialoguePolicy,
+) -> None:
+    # Before issue #8 the first message while Rasa was down escalated at once (every subscriber
+    # landed in the agents' queue); now the first one is answered honestly and counted.
+    decision = policy.decide(BOT, Turn("ыыы"), None)
+    assert decision.escalate is None
+    assert decision.answered_by == "nlu_down_retry"
+    assert decision.misunderstandings == 1
     text = decision.replies[0].text
-    for number in ("0890", "*7777", "8 017 237-98-98", "+375 29 7770890"):
+    for number in NUMBERS:
         assert number in text
+    payloads = [b.payload for b in decision.replies[0].buttons]
+    assert payloads == [
+        "/check_balance", "/my_number", "/roaming", "/support_contacts", "/human_request"
+    ]
+
+
+def test_nlu_down_second_failure_in_a_row_escalates(policy: DialoguePolicy) -> None:
+    first = policy.decide(BOT, Turn("ыыы"), None)
+    view = ConversationView(state="bot", lang="ru", misunderstandings=first.misunderstandings)
+    second = policy.decide(view, Turn("ааа"), None)
+    assert second.escalate == Reason.NLU_UNAVAILABLE
+    assert second.answered_by == "nlu_unavailable"
+    for number in NUMBERS:
+        assert number in second.replies[0].text
+
+
+def test_nlu_down_after_a_misunderstanding_escalates(policy: DialoguePolicy) -> None:
+    # "twice in a row" is one rule, whatever the two failures were
+    first = policy.decide(BOT, Turn("рецепт борща"), understood("out_of_scope"))
+    view = ConversationView(state="bot", lang="ru", misunderstandings=first.misunderstandings)
+    assert policy.decide(view, Turn("ыыы"), None).escalate == Reason.NLU_UNAVAILABLE
+
+
+def test_an_answer_between_two_nlu_failures_starts_the_count_again(
+    policy: DialoguePolicy,
+) -> None:
+    first = policy.decide(BOT, Turn("ыыы"), None)
+    view = ConversationView(state="bot", lang="ru", misunderstandings=first.misunderstandings)
+    # a keyword understood while Rasa is down (model_id "keywords") is an answer like any
+    answered = policy.decide(view, Turn("баланс"), understood("check_balance"))
+    assert answered.misunderstandings == 0 and answered.escalate is None
+    view = ConversationView(state="bot", lang="ru", misunderstandings=answered.misunderstandings)
+    assert policy.decide(view, Turn("ыыы"), None).escalate is None
+
+
+def test_nlu_down_speaks_the_conversation_language(policy: DialoguePolicy) -> None:
+    view = ConversationView(state="bot", lang="en")
+    decision = policy.decide(view, Turn("zzz"), None)
+    assert decision.lang == "en" and "can't understand" in decision.replies[0].text
+    assert decision.replies[0].buttons[-1].title == "Talk to a person"
+
+
+def test_asking_for_a_person_while_nlu_is_down_escalates_at_once(policy: DialoguePolicy) -> None:
+    for turn in (Turn("/operator"), Turn("/operator@AbonentBot")):
+        assert policy.decide(BOT, turn, None).escalate == Reason.SUBSCRIBER_REQUEST
+    button = parse_payload("/human_request", "ru")
+    decision = policy.decide(BOT, Turn("/human_request", payload="/human_request"), button)
+    assert decision.escalate == Reason.SUBSCRIBER_REQUEST
+
+
+def test_a_topic_button_works_without_nlu(policy: DialoguePolicy) -> None:
+    button = parse_payload("/check_balance", "ru")
+    assert button is not None and button.model_id == "payload"
+    decision = policy.decide(BOT, Turn("/check_balance", payload="/check_balance"), button)
+    assert decision.escalate is None
+    assert decision.answered_by is not None and "balance" in decision.answered_by
 
 
 def test_commands_work_without_nlu(policy: DialoguePolicy) -> None:

@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from nlu import (
+    FALLBACK_INTENT,
     CircuitBreaker,
+    KeywordMatcher,
     NluBadResponse,
     NluClient,
     NluError,
@@ -19,6 +21,7 @@ from nlu import (
 )
 from tests.fake_rasa import FakeRasa, unused_port
 from tests.nlu.conftest import TOKEN
+from tests.support.silent_server import SilentServer
 
 MakeClient = Callable[..., NluClient]
 PARSE = "/model/parse"
@@ -46,7 +49,7 @@ async def test_parse_sends_text_with_token_and_reads_the_answer(
     result = await client.parse(text)
     assert (result.intent, result.family, result.confidence) == ("check_balance",) * 2 + (0.93,)
     assert [s.name for s in result.ranking] == ["check_balance", "my_number"]
-    assert result.entity("topic") == "money" and result.entities[0].text == "грошай"
+    assert result.entities_dict()["topic"] == "money" and result.entities[0].text == "грошай"
     assert result.lang == "be"  # ours, not Rasa's
     assert result.model_id == "model-1"
     parse = [r for r in rasa.requests if r.path == PARSE]
@@ -294,7 +297,7 @@ async def test_concurrent_first_calls_ask_status_once(
 async def test_nlu_fallback_mapping(rasa: FakeRasa, make_client: MakeClient) -> None:
     rasa.answer_fallback([("check_balance", 0.33), ("roaming", 0.41), ("greet", 0.1)])
     result = await make_client().parse("эээ ну это самое")
-    assert result.is_fallback
+    assert result.intent == FALLBACK_INTENT
     assert (result.intent, result.family, result.confidence) == ("nlu_fallback",) * 2 + (0.41,)
     assert [s.name for s in result.ranking] == ["roaming", "check_balance", "greet"]
 
@@ -331,3 +334,103 @@ async def test_shares_a_caller_owned_http_client(rasa: FakeRasa) -> None:
         client = NluClient(http, rasa.url + "/", TOKEN)
         assert (await client.parse("hi")).lang == "en"
     assert http.is_closed
+
+
+# -- the time budget and the degraded mode (issue #8: Rasa down) -----------------------------
+
+async def test_a_hanging_rasa_costs_one_budget_not_timeout_times_attempts(
+    make_client: MakeClient,
+) -> None:
+    # Rasa accepts the connection and never answers. Before the budget, timeout=5 per request
+    # x 3 attempts (+ back-off) cost ~15 s for /status and as much again for the parse.
+    async with SilentServer() as silent:
+        client = make_client(base_url=silent.url, timeout=5.0, retries=2, budget=1.0)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(NluUnavailable, match="timed out"):
+            await client.parse("баланс")
+        assert loop.time() - started < 3.0  # generous: the budget is 1 s
+        assert silent.connections >= 1
+
+
+async def test_the_default_budget_is_under_the_five_second_promise() -> None:
+    async with httpx.AsyncClient() as http:
+        client = NluClient(http, "http://127.0.0.1:1")
+    assert client.budget <= 3.0
+    assert CircuitBreaker().failure_threshold <= 3
+
+
+async def test_waiting_behind_a_hung_status_refresh_is_bounded(make_client: MakeClient) -> None:
+    async with SilentServer() as silent:
+        client = make_client(base_url=silent.url, retries=0, budget=0.5)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        results = await asyncio.gather(
+            *(client.parse(f"текст {i}") for i in range(5)), return_exceptions=True
+        )
+        assert all(isinstance(r, NluUnavailable) for r in results), results
+        assert loop.time() - started < 2.5  # each waits at most its own budget, not in a queue
+
+
+async def test_retries_and_back_off_stop_at_the_budget(
+    rasa: FakeRasa, make_client: MakeClient
+) -> None:
+    client = make_client(retries=10, backoff=0.2, budget=0.5)
+    await client.model_id()
+    rasa.fail_next(100, 500, path=PARSE)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(NluUnavailable, match="HTTP 500"):
+        await client.parse("баланс")
+    assert loop.time() - started < 2.0
+    assert rasa.count(PARSE) < 11  # back-off 0.2, 0.4, 0.8... leaves no room for all of them
+
+
+async def test_rasa_down_a_keyword_still_understands(make_client: MakeClient) -> None:
+    client = make_client(
+        base_url=f"http://127.0.0.1:{unused_port()}", keywords=KeywordMatcher.default()
+    )
+    result = await client.parse("какой у меня баланс")
+    assert (result.intent, result.model_id, result.lang) == ("check_balance", "keywords", "ru")
+    assert client.keyword_answers == 1
+    with pytest.raises(NluUnavailable):
+        await client.parse("рецепт борща")  # no keyword: the error, as before
+
+
+async def test_rasa_answering_500_falls_back_to_keywords_and_does_not_cache_them(
+    rasa: FakeRasa, make_client: MakeClient
+) -> None:
+    client = make_client(cache=ParseCache(), keywords=KeywordMatcher.default())
+    await client.model_id()
+    rasa.fail_next(3, 500, path=PARSE)
+    assert (await client.parse("роуминг")).model_id == "keywords"
+    rasa.answer("roaming_prices")
+    result = await client.parse("роуминг")  # Rasa is back: its answer, not a cached keyword one
+    assert (result.intent, result.model_id) == ("roaming_prices", "model-1")
+
+
+async def test_by_default_there_is_no_degraded_mode(make_client: MakeClient) -> None:
+    # the evaluation and `abonent nlu parse` must see Rasa's own errors, never keyword guesses
+    client = make_client(base_url=f"http://127.0.0.1:{unused_port()}")
+    assert client.keywords is None
+    with pytest.raises(NluUnavailable):
+        await client.parse("баланс")
+
+
+async def test_an_open_breaker_answers_at_once_keywords_included(
+    rasa: FakeRasa, make_client: MakeClient
+) -> None:
+    breaker = CircuitBreaker(failure_threshold=3, reset_after=30.0, clock=Clock())
+    client = make_client(retries=2, breaker=breaker, keywords=KeywordMatcher.default())
+    await client.model_id()
+    rasa.fail_next(100, 503, path=PARSE)
+    assert (await client.parse("баланс")).model_id == "keywords"  # 3 failures: open
+    assert breaker.state == "open"
+    sent = rasa.count()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert (await client.parse("мой номер")).intent == "my_number"
+    with pytest.raises(NluUnavailable, match="circuit open"):
+        await client.parse("ыыы")
+    assert rasa.count() == sent  # no HTTP at all
+    assert loop.time() - started < 1.0

@@ -57,10 +57,10 @@ def test_from_rasa_reads_intent_ranking_and_entities() -> None:
     assert (r.intent, r.family, r.confidence) == ("roaming_activate", "roaming", 0.91)
     assert r.ranking == (IntentScore("roaming_activate", 0.91), IntentScore("check_balance", 0.05))
     assert r.entities[0] == Entity("country", "Польша", "Польше", 10, 16, "RegexEntityExtractor")
-    assert r.entity("country") == "Польша"
-    assert r.entity("phone") is None
+    assert r.entities_dict().get("country") == "Польша"
+    assert r.entities_dict().get("phone") is None
     assert r.entities_dict() == {"country": "Польша"}
-    assert not r.is_fallback
+    assert r.intent != FALLBACK_INTENT
     assert (r.lang, r.model_id, r.text) == ("ru", "m1", text)
 
 
@@ -75,7 +75,7 @@ def test_fallback_keeps_intent_but_ranks_the_real_intents() -> None:
         entities=[],
     )
     r = NluResult.from_rasa(payload, text="эээ", lang="ru", model_id="m")
-    assert r.intent == FALLBACK_INTENT and r.family == FALLBACK_INTENT and r.is_fallback
+    assert r.intent == FALLBACK_INTENT and r.family == FALLBACK_INTENT
     assert r.confidence == 0.41
     assert [s.name for s in r.ranking] == ["roaming", "check_balance"]
 
@@ -83,7 +83,7 @@ def test_fallback_keeps_intent_but_ranks_the_real_intents() -> None:
 def test_missing_intent_is_a_fallback_with_zero_confidence() -> None:
     payload = {"text": "", "intent": {"name": None, "confidence": 0.0}, "entities": []}
     r = NluResult.from_rasa(payload, text="", lang="ru", model_id="m")
-    assert r.is_fallback and r.confidence == 0.0 and r.ranking == ()
+    assert r.intent == FALLBACK_INTENT and r.confidence == 0.0 and r.ranking == ()
 
 
 @pytest.mark.parametrize("payload", [[], "oops", {"intent": "x"}, {"entities": [{"start": 1}]}])
