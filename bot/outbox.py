@@ -1,26 +1,53 @@
 """The outbox: replies are written in the same transaction as the state change that produced
 them, and :class:`OutboxSender` delivers them through their channel.
 
-Guarantees: a reply is never lost (a crash leaves the row pending and it is sent after a
-restart); replies to one address leave in order (only the oldest pending row of an address is
-in flight, and a row waiting for a retry holds back the ones behind it); rate limits and
-back-off live here once for all channels.
+Statuses of a row::
+
+    pending   waiting to be sent (``next_attempt_at`` says when; ``locked_until`` is set while a
+              sender has claimed it)
+    sent      delivered
+    failed    given up: a permanent error, a malformed body, or ``max_attempts`` temporary errors
+    parked    its channel is not enabled here; it goes back to ``pending`` (order kept) when the
+              app starts with that channel enabled
+
+Guarantees:
+
+- a reply is never lost: a crash leaves the row pending (its claim expires after
+  ``_LOCK_FOR``) and it is sent after a restart — at least once, so a crash between the send
+  and the record can repeat one message;
+- replies to one address leave in order: only the head (oldest pending row) of a
+  (channel, address) is ever claimed, so one row of an address is in flight at a time, and a
+  head waiting for a retry holds back the rows behind it;
+- one address never holds back another: heads are picked per address in SQL (a flood of one
+  address is one candidate, however many rows it has), each claimed row is delivered in its
+  own task (at most ``concurrency`` at once), and the sender claims again as soon as any
+  delivery ends; a per-address rate limit delays only that address;
+- two senders on one database (replicas) never send the same row while its claim holds
+  (``_LOCK_FOR``, far longer than a send): a claim is one conditional UPDATE that re-checks
+  ``pending`` and the lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL);
+- a bad row cannot stop the sender: decoding and sending happen per row, errors are recorded
+  on the row;
+- rate limits and back-off live here once for all channels.
+
+Every replica must enable the same channels: a replica without a channel parks its rows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import random
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import failpoints
 from bot.messages import OutboundMessage, utcnow
-from bot.notify import Notifier
+from bot.notify import Notifier, Signal
 from bot.storage import Conversation, Database, Identity, Message, OutboxItem
 from channels.base import (
     Channel,
@@ -32,8 +59,12 @@ from channels.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENT, FAILED, PARKED = "pending", "sent", "failed", "parked"
+# A claim outlives any send (channel timeouts are seconds) plus the per-address wait; when a
+# sender dies, its rows are claimable again after this.
 _LOCK_FOR = timedelta(seconds=120)
+DEFAULT_CONCURRENCY = 32
+_STOP_GRACE_SECONDS = 5.0
 
 
 async def enqueue_reply(
@@ -78,6 +109,12 @@ def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 300.0) -> f
 
 
 class OutboxSender:
+    """Claims the due head row of every address and delivers each in its own task.
+
+    :meth:`run` is the background loop. :meth:`deliver_due` makes one claim and starts the
+    deliveries; :meth:`idle` waits until every started delivery has ended.
+    """
+
     def __init__(
         self,
         db: Database,
@@ -86,6 +123,7 @@ class OutboxSender:
         *,
         poll_seconds: float = 1.0,
         max_attempts: int = 8,
+        concurrency: int = DEFAULT_CONCURRENCY,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = db
@@ -93,72 +131,155 @@ class OutboxSender:
         self._notifier = notifier
         self._poll = poll_seconds
         self._max_attempts = max_attempts
+        self._concurrency = max(concurrency, 1)
         self._clock = clock
         self._limiters = {
             name: RateLimiter(ch.per_address_interval, ch.global_rate)
             for name, ch in channels.items()
         }
-        self._warned_channels: set[str] = set()
+        self._inflight: dict[int, asyncio.Task[None]] = {}  # row id -> its delivery
+        self._sending: set[int] = set()  # rows whose channel.send has begun
+        self._finished = Signal()  # a delivery ended: its address's next row may be due
+        self._resumed = False
+        self._parked_logged: set[str] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            token = self._notifier.outbox.token()
-            try:
-                delivered = await self.deliver_due()
-            except Exception:  # the loop must survive a database hiccup
-                log.exception("outbox pass failed; retrying in %.1f s", self._poll)
-                delivered = 0
-            if delivered == 0:
-                await self._notifier.outbox.wait(token, self._poll)
+        try:
+            while not stop.is_set():
+                wake, finished = self._notifier.outbox.token(), self._finished.token()
+                try:
+                    claimed = await self.deliver_due()
+                except Exception:  # the loop must survive a database hiccup
+                    log.exception("outbox pass failed; retrying in %.1f s", self._poll)
+                    claimed = 0
+                if claimed == 0 or len(self._inflight) >= self._concurrency:
+                    await _wait_any((wake, finished, stop), self._poll)
+        finally:
+            await self._stop_deliveries()
 
     async def deliver_due(self) -> int:
-        """Send the head row of every address that is due; returns how many were attempted."""
-        rows = await self._claim()
-        if rows:
-            await asyncio.gather(*(self._deliver(row) for row in rows))
+        """Claim the due head row of every address not in flight (up to the free concurrency)
+        and start delivering them; returns how many were claimed."""
+        if not self._resumed:
+            await self.resume_parked()
+            self._resumed = True
+        await self._park_disabled()
+        free = self._concurrency - len(self._inflight)
+        if free <= 0:
+            return 0
+        rows = await self._claim(free)
+        for row in rows:
+            self._start(row)
         return len(rows)
 
-    async def _claim(self) -> list[OutboxItem]:
-        now = self._clock()
-        async with self._db.transaction() as session:
-            query = select(OutboxItem).where(OutboxItem.status == PENDING).order_by(OutboxItem.id)
-            pending = (await session.scalars(query.limit(1000))).all()
-            heads: dict[tuple[str, str], OutboxItem] = {}
-            for row in pending:
-                heads.setdefault((row.channel, row.address), row)
-            due = [
-                row for row in heads.values()
-                if _aware(row.next_attempt_at) <= now
-                and (row.locked_until is None or _aware(row.locked_until) <= now)
-                and self._has_channel(row.channel)
-            ]
-            if not due:
-                return []
-            claimed = await session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id.in_([r.id for r in due]), OutboxItem.status == PENDING)
-                .values(locked_until=now + _LOCK_FOR)
-            )
-            if claimed.rowcount != len(due):  # another replica got some: take them next pass
-                return []
-        return due
+    async def idle(self) -> None:
+        """Wait until no delivery is in flight (tests; a clean stop)."""
+        while self._inflight:
+            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
 
-    def _has_channel(self, name: str) -> bool:
-        if name in self._channels:
-            return True
-        if name not in self._warned_channels:
-            self._warned_channels.add(name)
-            log.warning("outbox has replies for channel %r, which is not enabled; they wait", name)
-        return False
+    async def resume_parked(self) -> int:
+        """Parked rows of the channels enabled here go back to pending, ids (order) unchanged."""
+        if not self._channels:
+            return 0
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.status == PARKED, OutboxItem.channel.in_(list(self._channels)))
+                .values(status=PENDING, locked_until=None)
+            )
+        count = int(getattr(result, "rowcount", 0) or 0)
+        if count:
+            log.info("outbox: %d parked repl(ies) of enabled channels are pending again", count)
+        return count
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    async def _park_disabled(self) -> None:
+        """Rows of a channel that is not enabled would fill the working set; park them."""
+        pending_elsewhere = (OutboxItem.status == PENDING, self._disabled())
+        async with self._db.transaction() as session:
+            found = set(
+                (await session.scalars(
+                    select(OutboxItem.channel).where(*pending_elsewhere).distinct()
+                )).all()
+            )
+            if not found:
+                return
+            await session.execute(
+                update(OutboxItem).where(*pending_elsewhere).values(status=PARKED)
+            )
+        for name in sorted(found - self._parked_logged):
+            self._parked_logged.add(name)
+            log.warning("outbox has replies for channel %r, which is not enabled; they are "
+                        "parked until the app starts with it enabled", name)
+
+    def _disabled(self) -> ColumnElement[bool]:
+        return OutboxItem.channel.not_in(list(self._channels))
+
+    async def _claim(self, limit: int) -> list[OutboxItem]:
+        now = self._clock()
+        pending = OutboxItem.status == PENDING
+        unlocked = or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until <= now)
+        # the head of each address is its oldest pending row, locked or not: a locked head
+        # means the address is in flight, and its next row must wait
+        heads = (
+            select(func.min(OutboxItem.id))
+            .where(pending, OutboxItem.channel.in_(list(self._channels)))
+            .group_by(OutboxItem.channel, OutboxItem.address)
+        )
+        candidates = (
+            select(OutboxItem.id)
+            .where(
+                OutboxItem.id.in_(heads),
+                pending,
+                unlocked,
+                OutboxItem.next_attempt_at <= now,
+                OutboxItem.id.not_in(list(self._inflight)),  # a claim that outlived its lock
+            )
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+        if not self._db.is_sqlite:  # SQLite has one writer: the UPDATE below is atomic there
+            candidates = candidates.with_for_update(skip_locked=True)
+        # the UPDATE re-checks pending and the lock, and RETURNING says which rows we got
+        claim = (
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(candidates.scalar_subquery()), pending, unlocked)
+            .values(locked_until=now + _LOCK_FOR)
+            .returning(OutboxItem)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._db.transaction() as session:
+            rows = list((await session.scalars(claim)).all())
+        return sorted(rows, key=lambda row: row.id)
+
+    # -- delivering --------------------------------------------------------------------------
+
+    def _start(self, row: OutboxItem) -> None:
+        task = asyncio.create_task(self._deliver_safely(row), name=f"outbox-row-{row.id}")
+        self._inflight[row.id] = task
+        task.add_done_callback(functools.partial(self._ended, row.id))
+
+    def _ended(self, row_id: int, _task: asyncio.Task[None]) -> None:
+        self._inflight.pop(row_id, None)
+        self._sending.discard(row_id)
+        self._finished.publish()
+
+    async def _deliver_safely(self, row: OutboxItem) -> None:
+        try:
+            await self._deliver(row)
+        except Exception:  # recording failed (database down): the claim expires, it is retried
+            log.exception("outbox row %s: could not record the delivery", row.id)
 
     async def _deliver(self, row: OutboxItem) -> None:
-        channel = self._channels[row.channel]
-        message = OutboundMessage.from_dict(row.body)
         error: str | None = None
         retry_at: datetime | None = None
         gone = False
         try:
+            message = _decode(row)
+            channel = self._channels[row.channel]
             await self._limiters[row.channel].acquire(row.address)
+            self._sending.add(row.id)
             await channel.send(row.address, message)
             failpoints.hit(failpoints.BEFORE_SENT)
         except TemporaryChannelError as exc:
@@ -198,7 +319,48 @@ class OutboxSender:
                     update(Identity).where(Identity.id == identity_id).values(blocked_at=now)
                 )
 
+    async def _stop_deliveries(self) -> None:
+        """Stop cleanly: a delivery still waiting for its rate limit is cancelled and its row
+        given back at once; one whose send has begun gets a short grace to finish and record
+        (cancelled then, its row is sent again after the claim expires: at least once)."""
+        waiting = {i: t for i, t in self._inflight.items() if i not in self._sending}
+        sending = [t for i, t in self._inflight.items() if i in self._sending]
+        for task in waiting.values():
+            task.cancel()
+        if sending:
+            await asyncio.wait(sending, timeout=_STOP_GRACE_SECONDS)
+        for task in sending:
+            task.cancel()
+        await asyncio.gather(*waiting.values(), *sending, return_exceptions=True)
+        if not waiting:
+            return
+        try:
+            async with self._db.transaction() as session:
+                await session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id.in_(list(waiting)), OutboxItem.status == PENDING)
+                    .values(locked_until=None)
+                )
+        except Exception:  # stopping anyway: the claims expire on their own
+            log.warning("outbox: could not release %d unsent row(s) at stop", len(waiting),
+                        exc_info=True)
 
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything here is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+def _decode(row: OutboxItem) -> OutboundMessage:
+    """The stored body as a message; a body that cannot be read is a permanent error (its
+    type only is reported: the body holds the subscriber's conversation)."""
+    try:
+        return OutboundMessage.from_dict(row.body)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise PermanentChannelError(f"malformed body ({type(exc).__name__})") from None
+
+
+async def _wait_any(events: Iterable[asyncio.Event], timeout: float) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*waiters, return_exceptions=True)

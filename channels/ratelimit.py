@@ -12,6 +12,10 @@ class RateLimiter:
 
     ``per_address_interval`` seconds between two messages to one address (Telegram: ~1 s per
     chat); ``global_rate`` messages per second overall (Telegram: ~30/s). Zero means unlimited.
+
+    An address first waits for its own turn, and only then takes a global slot: a chat that
+    must wait a second for its next message does not push the global schedule a second into
+    the future for every other chat.
     """
 
     def __init__(
@@ -28,19 +32,27 @@ class RateLimiter:
         self._sleep = sleep
         self._next_for_address: dict[str, float] = {}
         self._next_global = 0.0
-        self._lock = asyncio.Lock()
 
     async def acquire(self, address: str) -> None:
-        async with self._lock:
+        # No await between reading and writing the schedule, so no lock is needed: the event
+        # loop cannot interleave two callers inside either block.
+        now = self._clock()
+        at = max(now, self._next_for_address.get(address, 0.0))
+        self._next_for_address[address] = at + self._interval
+        if len(self._next_for_address) > 100_000:
+            self._forget_past(now)
+        if at > now:
+            await self._sleep(at - now)
+        if self._global_interval:
             now = self._clock()
-            at = max(now, self._next_global, self._next_for_address.get(address, 0.0))
-            self._next_global = at + self._global_interval
-            self._next_for_address[address] = at + self._interval
-            if len(self._next_for_address) > 100_000:
-                self._forget_past(now)
-        delay = at - now
-        if delay > 0:
-            await self._sleep(delay)
+            slot = max(now, self._next_global)
+            self._next_global = slot + self._global_interval
+            if slot > now:
+                await self._sleep(slot - now)
+                # keep the per-address spacing measured from when the message really leaves
+                self._next_for_address[address] = max(
+                    self._next_for_address.get(address, 0.0), slot + self._interval
+                )
 
     def _forget_past(self, now: float) -> None:
         for address in [a for a, t in self._next_for_address.items() if t <= now]:
