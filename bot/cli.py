@@ -7,9 +7,13 @@ import importlib
 import importlib.util
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
+from pydantic import ValidationError
+
 from bot import commands
+from bot.config import get_settings
 from nlu import cli as nlu_cli
 
 # Parts that add sub-commands: each has ``register(subparsers)``; handlers return an exit code.
@@ -32,17 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "pymorphy3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    try:
+        level = get_settings().log_level  # ABONENT_LOG_LEVEL, validated upper-case
+    except ValidationError as exc:  # invalid settings: say which, before anything else runs
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        for noisy in ("alembic", "pymorphy3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # a clear sentence for known errors, the traceback in debug mode
-        if logging.getLogger().isEnabledFor(logging.DEBUG):
-            raise
+    # the last resort of the command line: a clear sentence, and the traceback in debug mode
+    except Exception as exc:  # noqa: BLE001
+        if level == "DEBUG":
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

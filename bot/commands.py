@@ -40,22 +40,25 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bot import shutdown
     from bot.app import create_app
 
     settings = _settings(args)
 
-    async def main() -> None:
+    async def main(stop: shutdown.GracefulStop) -> None:
         async with nlu_settings(settings) as ready:
             app = create_app(ready)
             config = uvicorn.Config(
                 app, host=ready.host, port=ready.port, log_level=ready.log_level.lower()
             )
+            server = shutdown.uvicorn_server(config)
             print(f"Abonent is up: open the web chat at http://{ready.host}:{ready.port}/",
                   flush=True)
-            await uvicorn.Server(config).serve()
+            with stop.serving(server):
+                await server.serve()
 
-    asyncio.run(main())
-    return 0
+    # SIGTERM/SIGINT shut uvicorn down, then the local Rasa: see bot/shutdown.py
+    return shutdown.run(main)
 
 
 def _shell(args: argparse.Namespace) -> int:

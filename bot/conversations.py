@@ -1,19 +1,22 @@
 """Conversations: store every inbound message, then handle each conversation in order.
 
-``receive`` = ``accept`` (store, idempotent on the channel's message id) + ``process``
-(understand and answer everything not yet answered). Channels that must acknowledge a delivery
-(Telegram offsets, webhooks) call ``accept`` first, acknowledge, then ``process``; whatever a
-crash leaves unprocessed is handled by ``recover`` at the next start.
+``receive`` = ``accept`` (store, idempotent on the sender's identity + the channel's message id)
++ ``process`` (understand and answer everything not yet answered, oldest first; a message that
+keeps failing is marked failed and handed to a person, so it never blocks the ones after it).
+Channels that must acknowledge a delivery (Telegram offsets, webhooks) call ``accept`` first,
+acknowledge, then ``process``; whatever a crash leaves unprocessed is handled by ``recover`` at
+the next start.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,9 +26,19 @@ from bot.locks import KeyedLocks
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
-from bot.policy import ConversationView, Decision, DialoguePolicy, Turn, parse_payload
+from bot.policy import (
+    ConversationView,
+    Decision,
+    DialoguePolicy,
+    Reason,
+    Turn,
+    parse_payload,
+)
 from bot.storage import Conversation, ConversationState, Customer, Database, Identity, Message
+from knowledge_base import KnowledgeBase, PhraseKey
 from nlu import NluClient, NluError, NluResult
+
+DEFAULT_MAX_ATTEMPTS = 3
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +73,22 @@ class Conversations:
         policy: DialoguePolicy,
         handoff: HandoffHooks,
         notifier: Notifier,
+        *,
+        kb: KnowledgeBase | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
+        """``kb`` gives the ``processing_failed`` phrase (without it, a message that keeps
+        failing gets only the handoff's own reply); ``max_attempts`` is how many failed passes
+        a message gets before it is marked failed (Settings.processing_max_attempts)."""
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
         self._db = db
         self._nlu = nlu
         self._policy = policy
         self._handoff = handoff
         self._notifier = notifier
+        self._kb = kb
+        self._max_attempts = max_attempts
         self._locks = KeyedLocks()
 
     # -- the public surface ----------------------------------------------------------------
@@ -87,7 +110,8 @@ class Conversations:
         )
 
     async def accept(self, inbound: InboundMessage) -> Accepted:
-        """Store the message (once). Safe to call again with the same channel message id."""
+        """Store the message (once). Safe to call again with the same channel message id from
+        the same sender: the id only has to be unique per sender (identity), not per channel."""
         key = f"identity:{inbound.channel}:{inbound.channel_user_id}"
         async with self._locks.hold(key):
             existing = await self._find_inbound(inbound)
@@ -98,6 +122,7 @@ class Conversations:
                     conversation = await self._open_conversation(session, inbound)
                     stored = Message(
                         conversation_id=conversation.id,
+                        identity_id=conversation.identity_id,
                         direction="in",
                         sender="subscriber",
                         channel=inbound.channel,
@@ -122,7 +147,14 @@ class Conversations:
         return accepted
 
     async def process(self, conversation_id: str) -> None:
-        """Answer every stored, unanswered message of the conversation, oldest first."""
+        """Answer every stored, unanswered message of the conversation, oldest first.
+
+        A message whose processing raises is tried again at once, up to ``max_attempts`` passes
+        counted in the database (so the count survives a restart); then it is marked failed, the
+        subscriber is told and the conversation goes to a person, and the next message is
+        handled: one poison message never wedges a conversation. An error that cannot even be
+        counted (the database is down) propagates; the recovery sweep retries later.
+        """
         async with self._locks.hold(f"conversation:{conversation_id}"):
             while True:
                 async with self._db.sessions() as session:
@@ -139,7 +171,21 @@ class Conversations:
                     conversation = await session.get(Conversation, conversation_id)
                 if pending is None or conversation is None:
                     return
-                await self._process_one(conversation, pending)
+                if pending.attempts >= self._max_attempts:  # a pass gave up but did not finish
+                    await self._give_up(conversation_id, pending.id, pending.attempts, None)
+                    continue
+                try:
+                    await self._process_one(conversation, pending)
+                except Exception as exc:  # noqa: BLE001 - any error is a failed pass, counted
+                    attempts = await self._count_attempt(pending.id)
+                    if attempts >= self._max_attempts:
+                        await self._give_up(conversation_id, pending.id, attempts, exc)
+                    else:
+                        log.warning(
+                            "message %s of conversation %s failed (%s), attempt %d of %d",
+                            pending.id, conversation_id, type(exc).__name__, attempts,
+                            self._max_attempts,
+                        )
 
     async def recover(self) -> int:
         """Process what a crash left stored but unanswered; returns the number of conversations."""
@@ -154,8 +200,9 @@ class Conversations:
         for conversation_id in ids:
             try:
                 await self.process(conversation_id)
-            except Exception:
-                log.exception("recovery of conversation %s failed", conversation_id)
+            except Exception as exc:  # noqa: BLE001 - one conversation must not stop the rest
+                log.error("recovery of conversation %s failed (%s)%s", conversation_id,
+                          type(exc).__name__, _frames(exc))
         return len(ids)
 
     async def replies_since(
@@ -194,11 +241,15 @@ class Conversations:
     # -- internals -------------------------------------------------------------------------
 
     async def _find_inbound(self, inbound: InboundMessage) -> Accepted | None:
+        """The stored copy of this delivery: same sender (identity), same channel message id."""
         async with self._db.sessions() as session:
             row = (
                 await session.execute(
-                    select(Message.id, Message.conversation_id).where(
-                        Message.channel == inbound.channel,
+                    select(Message.id, Message.conversation_id)
+                    .join(Identity, Identity.id == Message.identity_id)
+                    .where(
+                        Identity.channel == inbound.channel,
+                        Identity.channel_user_id == inbound.channel_user_id,
                         Message.channel_message_id == inbound.channel_message_id,
                     )
                 )
@@ -291,6 +342,68 @@ class Conversations:
         if replies:
             self._notifier.outbox.publish()
 
+    async def _count_attempt(self, message_id: int) -> int:
+        """One more failed pass of the message, committed at once; returns the count."""
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(attempts=Message.attempts + 1)
+            )
+            attempts = await session.scalar(
+                select(Message.attempts).where(Message.id == message_id)
+            )
+        return attempts or 0
+
+    async def _give_up(
+        self, conversation_id: str, message_id: int, attempts: int, exc: BaseException | None
+    ) -> None:
+        """Mark the message failed (and processed), tell the subscriber, hand the conversation
+        to a person, and log it once, without the message's text."""
+        try:
+            done = await self._fail(conversation_id, message_id, escalate=True)
+        except Exception as handoff_exc:  # noqa: BLE001 - the handoff may be what fails
+            log.warning("handing conversation %s to a person failed (%s)", conversation_id,
+                        type(handoff_exc).__name__)
+            done = await self._fail(conversation_id, message_id, escalate=False)
+        if not done:
+            return
+        log.error(
+            "message %s of conversation %s failed %d time(s) (%s); marked failed and handed to "
+            "a person%s",
+            message_id, conversation_id, attempts,
+            type(exc).__name__ if exc is not None else "in an earlier run", _frames(exc),
+        )
+
+    async def _fail(self, conversation_id: str, message_id: int, *, escalate: bool) -> bool:
+        async with self._db.transaction() as session:
+            message = await session.get(Message, message_id, with_for_update=True)
+            convo = await session.get(Conversation, conversation_id, with_for_update=True)
+            if message is None or convo is None or message.processed_at is not None:
+                return False
+            identity = await session.get(Identity, convo.identity_id)
+            assert identity is not None
+            lang = message.lang or convo.lang or "ru"
+            replies: list[OutboundMessage] = []
+            if self._kb is not None:
+                replies.append(OutboundMessage(text=self._kb.phrase(PhraseKey.PROCESSING_FAILED, lang)))
+            if escalate and convo.state not in AGENT_STATES:
+                replies += await self._handoff.escalate(
+                    session, convo, reason=Reason.PROCESSING_FAILED, lang=lang
+                )
+            for reply in replies:
+                await enqueue_reply(
+                    session, conversation=convo, address=identity.address, message=reply,
+                    reply_to_id=message.id,
+                )
+            now = utcnow()
+            message.failed_at = message.processed_at = now
+            convo.updated_at = now
+        self._notifier.messages.publish()
+        if replies:
+            self._notifier.outbox.publish()
+        return True
+
     async def _understand(self, conversation: Conversation, turn: Turn) -> NluResult | None:
         lang = turn.lang_hint or conversation.lang or "ru"
         if turn.payload:
@@ -350,6 +463,14 @@ class Conversations:
             )
         ).all()
         return tuple(StoredReply(row.id, _outbound(row)) for row in rows)
+
+
+def _frames(exc: BaseException | None) -> str:
+    """Where an exception came from, for the log, without its message: that may quote what
+    the subscriber wrote (personal data never reaches a log)."""
+    if exc is None or exc.__traceback__ is None:
+        return ""
+    return "\n" + "".join(traceback.format_tb(exc.__traceback__)).rstrip()
 
 
 def _record_nlu(message: Message, nlu: NluResult) -> None:

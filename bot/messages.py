@@ -43,7 +43,7 @@ class SharedContact:
 class InboundMessage:
     """One thing a subscriber sent, on any channel.
 
-    ``channel_message_id`` makes delivery idempotent: the same id on the same channel is
+    ``channel_message_id`` makes delivery idempotent: the same id from the same sender (channel + channel_user_id) is
     stored and answered once. ``address`` is where replies go (a chat id, an e-mail address).
     ``attachments`` names non-text content ("photo", "voice", ...) the bot cannot read.
     """

@@ -7,39 +7,28 @@ While the NLU is down (``nlu is None`` for a message that is not a command or a 
 subscriber gets an honest "I can't understand right now" with the support numbers and buttons,
 and the failure counts as a misunderstanding; only the second in a row hands the conversation to
 a person, so an outage does not flood the agents. (Plain keywords are still understood: the NLU
-client falls back on them, see nlu/keywords.py.)
+client falls back on them, see knowledge_base/keywords.py.)
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.messages import Button, OutboundMessage
+from bot.reasons import Reason
 from knowledge_base import Answer, KnowledgeBase
 from nlu import FALLBACK_INTENT, Entity, IntentScore, NluResult, intent_family
+from nlu.languages import DEFAULT_LANG, LANGUAGES
+from nlu.payload import parse_payload as parse_payload_syntax
 
-LANGS = ("ru", "en", "be")
-# Families the clarifying question never offers: they are not topics a subscriber would pick.
-_NOT_OFFERED = {"out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks", FALLBACK_INTENT}
-_PAYLOAD = re.compile(r"^/(?P<intent>[a-z_]{1,64})(?P<entities>\{.*\})?$", re.DOTALL)
 _COMMANDS = {"/start": "greet", "/help": "help", "/operator": "human_request"}
 
-
-class Reason:
-    """Why a conversation was handed to a person (stored on the conversation and the handoff)."""
-
-    SUBSCRIBER_REQUEST = "subscriber_request"
-    NOT_UNDERSTOOD = "not_understood_twice"
-    NLU_UNAVAILABLE = "nlu_unavailable"
-    NEEDS_AGENT = "topic_needs_agent"
-    PROCESSING_FAILED = "processing_failed"  # a message failed processing several times
-    # set by the handoff itself (handoff/hooks.py), listed here so there is one list of reasons
-    COMPLAINT = "complaint"
-    NEGATIVE_SENTIMENT = "negative_sentiment"
+__all__ = [
+    "ConversationView", "Decision", "DialoguePolicy", "Reason", "Turn", "Understanding",
+    "parse_payload",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,19 +76,11 @@ class Understanding(Protocol):
 
 def parse_payload(payload: str, lang: str) -> NluResult | None:
     """``/intent`` or ``/intent{"entity": "value"}`` (Rasa's syntax) as a certain NLU result."""
-    match = _PAYLOAD.match(payload.strip())
-    if not match:
+    try:
+        parsed = parse_payload_syntax(payload)
+    except ValueError:
         return None
-    entities: dict[str, str] = {}
-    if match.group("entities"):
-        try:
-            raw = json.loads(match.group("entities"))
-        except json.JSONDecodeError:
-            return None
-        if not isinstance(raw, dict):
-            return None
-        entities = {str(k): str(v) for k, v in raw.items() if isinstance(v, str | int | float)}
-    intent = match.group("intent")
+    intent, entities = parsed.intent, parsed.entities
     return NluResult(
         text=payload,
         intent=intent,
@@ -169,9 +150,7 @@ class DialoguePolicy:
         *,
         keep_count: bool = False,
     ) -> Decision:
-        answer = self._kb.answer(intent, entities, decision.lang)
-        if answer is None and intent_family(intent) != intent:
-            answer = self._kb.answer(intent_family(intent), entities, decision.lang)
+        answer = self._kb.answer(intent, entities, decision.lang)  # the fine intent, then its family
         if answer is None:
             answer = self._kb.answer("out_of_scope", {}, decision.lang)
         if answer is None:  # a knowledge base without an out_of_scope article
@@ -189,7 +168,7 @@ class DialoguePolicy:
             return self._escalate(decision, Reason.NOT_UNDERSTOOD)
         guesses = [
             score for score in nlu.ranking
-            if intent_family(score.name) not in _NOT_OFFERED
+            if self._kb.is_topic(score.name)  # "a person" is offered below, once
             and score.confidence >= self._clarify_floor
         ][:2]
         if not guesses:
@@ -232,13 +211,12 @@ class DialoguePolicy:
         return decision
 
     def _topic_buttons(self, lang: str) -> list[Button]:
-        topics = ("check_balance", "my_number", "roaming", "support_contacts")
-        return [Button(self._kb.intent_label(t, lang), f"/{t}") for t in topics]
+        return [Button(self._kb.intent_label(t, lang), f"/{t}") for t in self._kb.topics]
 
     @staticmethod
     def _language(convo: ConversationView, turn: Turn, nlu: Understanding | None) -> str:
-        if turn.lang_hint in LANGS:
-            return turn.lang_hint  # type: ignore[return-value]
+        if turn.lang_hint in LANGUAGES:
+            return turn.lang_hint
         if nlu is not None and turn.payload is None and any(c.isalpha() for c in turn.text):
             return nlu.lang
-        return convo.lang if convo.lang in LANGS else "ru"
+        return convo.lang if convo.lang in LANGUAGES else DEFAULT_LANG

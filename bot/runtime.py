@@ -40,7 +40,8 @@ async def nlu_settings(settings: Settings, *, port: int | None = None) -> AsyncI
     )
     print(f"Starting the local Rasa NLU server on {server.url} (takes about 40 s)...", flush=True)
     async with server:
-        print("Rasa is ready.", flush=True)
+        reused = " (reusing the server a previous run left running)" if server.reused else ""
+        print(f"Rasa is ready{reused}.", flush=True)
         yield settings.model_copy(
             update={"rasa_url": server.url, "rasa_token": SecretStr(server.token)}
         )

@@ -25,7 +25,8 @@ from channels.base import Channel
 from channels.web import WebChatChannel
 from handoff import build_handoff
 from knowledge_base import KnowledgeBase, load_knowledge_base
-from nlu import CircuitBreaker, KeywordMatcher, NluClient, ParseCache
+from knowledge_base.keywords import KeywordMatcher
+from nlu import CircuitBreaker, NluClient, ParseCache
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,9 @@ def build_services(
     policy = DialoguePolicy(kb)
     desk = build_handoff(settings=settings, db=db, kb=kb, notifier=notifier)
     handoff = handoff or desk.hooks
-    conversations = Conversations(db, nlu, policy, handoff, notifier)
+    conversations = Conversations(
+        db, nlu, policy, handoff, notifier, kb=kb, max_attempts=settings.processing_max_attempts
+    )
     extensions: list[Extension] = [desk]
     channels: dict[str, Channel] = {WebChatChannel.name: WebChatChannel()}
     for plugin in _channel_plugins(settings, conversations, db):

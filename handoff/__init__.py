@@ -26,7 +26,7 @@ from handoff.hooks import DeskHooks
 from handoff.lexicon import load_lexicon
 from handoff.module import HandoffModule
 from handoff.queue import WaitPolicy
-from handoff.ratelimit import LoginLimiter
+from handoff.ratelimit import LoginLimiter, PasswordGate
 from handoff.stats import Stats
 from handoff.views import DeskViews
 from knowledge_base import KnowledgeBase
@@ -46,7 +46,8 @@ def build_handoff(
     return HandoffModule(
         settings=settings,
         hooks=DeskHooks(kb=kb, events=events, wait_policy=wait_policy),
-        accounts=Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours)),
+        accounts=Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours),
+                          gate=PasswordGate(settings.desk_login_max_concurrent)),
         limiter=LoginLimiter(
             max_failures=settings.desk_login_max_failures,
             window_seconds=settings.desk_login_window_seconds,

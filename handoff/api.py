@@ -16,8 +16,15 @@ from fastapi import APIRouter, Body, HTTPException, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from handoff.auth import AgentInfo, Login
-from handoff.deps import COOKIE_NAME, CurrentAgent, ModuleDep, client_address, presented_token
+from handoff.deps import (
+    CurrentAgent,
+    ModuleDep,
+    clear_session_cookie,
+    client_address,
+    presented_token,
+)
 from handoff.errors import (
+    Busy,
     Conflict,
     Forbidden,
     HandoffError,
@@ -53,6 +60,7 @@ _STATUS = {
     Forbidden: status.HTTP_403_FORBIDDEN,
     InvalidCredentials: status.HTTP_401_UNAUTHORIZED,
     RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
+    Busy: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 _ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "not logged in"},
@@ -69,7 +77,7 @@ def http_errors() -> Iterator[None]:
     except HandoffError as exc:
         code = next((c for t, c in _STATUS.items() if isinstance(exc, t)), 400)
         headers: dict[str, str] = {}
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, RateLimited | Busy):
             headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
         if isinstance(exc, InvalidCredentials):
             headers["WWW-Authenticate"] = "Bearer"
@@ -77,17 +85,25 @@ def http_errors() -> Iterator[None]:
 
 
 async def log_in(module: HandoffModule, request: Request, body: LoginIn, *, kind: str) -> Login:
-    """Shared by the API login and the page's cookie login: rate limit, then check."""
-    address = client_address(request)
+    """Shared by the API login and the page's cookie login.
+
+    The attempt is counted as a failure *before* the password is checked, so concurrent
+    guesses cannot all slip under the limit; it is taken back when the password is right, or
+    when no check ran because every slot was busy.
+    """
+    address = client_address(request, module.settings)
     await module.ready()
     with http_errors():
-        module.limiter.check(body.username, address)
+        attempt = module.limiter.reserve(body.username, address)
         try:
             login = await module.accounts.login(body.username, body.password, kind=kind)
-        except InvalidCredentials:
-            module.limiter.failed(body.username, address)
+        except Busy:
+            attempt.abandoned()
             raise
-        module.limiter.succeeded(body.username)
+        except BaseException:  # a wrong password, or anything that cut the check short
+            attempt.failed()
+            raise
+        attempt.succeeded()
     return login
 
 
@@ -99,7 +115,8 @@ def agent_out(agent: AgentInfo) -> AgentOut:
     "/login",
     response_model=TokenOut,
     responses={401: {"description": "wrong username or password"},
-               429: {"description": "too many failed logins; see Retry-After"}},
+               429: {"description": "too many failed logins; see Retry-After"},
+               503: {"description": "too many logins at once; see Retry-After"}},
 )
 async def login(body: LoginIn, request: Request, module: ModuleDep) -> TokenOut:
     """Log in with a username and password; send the token as `Authorization: Bearer TOKEN`."""
@@ -114,7 +131,7 @@ async def logout(request: Request, agent: CurrentAgent, module: ModuleDep) -> Re
     if token:
         await module.accounts.logout(token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict")
+    clear_session_cookie(response, module.settings)
     return response
 
 

@@ -2,13 +2,13 @@
 
 A login opens a session: a random token handed out once (the page gets it as an HttpOnly
 cookie, an API client as a bearer token); only its SHA-256 is stored, so a database leak
-does not leak working sessions. Password checks run in a thread (argon2 is deliberately slow)
-and take the same time whether or not the username exists.
+does not leak working sessions. Password checks run in a thread (argon2 is deliberately slow),
+a few at a time (:class:`~handoff.ratelimit.PasswordGate`), and take the same time whether or
+not the username exists. A disabled agent (``active`` false) cannot log in and has no sessions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
@@ -25,6 +25,7 @@ from bot.messages import utcnow
 from bot.storage import Database
 from handoff.errors import AccountExists, InvalidCredentials, NotFound
 from handoff.models import Agent, AgentSession, Role
+from handoff.ratelimit import PasswordGate
 from handoff.timeutil import aware
 
 log = logging.getLogger(__name__)
@@ -79,24 +80,30 @@ def check_new_account(username: str, password: str, role: str) -> None:
 
 class Accounts:
     def __init__(
-        self, db: Database, *, session_ttl: timedelta, hasher: PasswordHasher | None = None
+        self,
+        db: Database,
+        *,
+        session_ttl: timedelta,
+        hasher: PasswordHasher | None = None,
+        gate: PasswordGate | None = None,
     ) -> None:
         self._db = db
         self._ttl = session_ttl
         self._hasher = hasher or PasswordHasher()
+        self._gate = gate or PasswordGate(4)
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
 
     async def _hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        return await self._gate.run(lambda: self._hasher.hash(password), may_refuse=False)
 
-    async def _verify(self, stored: str, password: str) -> bool:
+    async def _verify(self, stored: str, password: str, *, may_refuse: bool = True) -> bool:
         def verify() -> bool:
             try:
                 return self._hasher.verify(stored, password)
             except (VerificationError, InvalidHashError):
                 return False
 
-        return await asyncio.to_thread(verify)
+        return await self._gate.run(verify, may_refuse=may_refuse)
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -121,7 +128,10 @@ class Accounts:
             raise taken from exc
 
     async def set_password(self, username: str, password: str, *, role: str | None = None) -> None:
-        """Reset a password (and optionally the role); every open session is logged out."""
+        """Reset a password (and optionally the role); every open session is logged out.
+
+        A disabled agent stays disabled: enabling is a separate, deliberate step.
+        """
         check_new_account(username, password, role or Role.AGENT)
         password_hash = await self._hash(password)
         async with self._db.transaction() as session:
@@ -129,13 +139,32 @@ class Accounts:
             if agent is None:
                 raise NotFound(f"no agent {username!r}")
             agent.password_hash = password_hash
-            agent.active = True
             if role is not None:
                 agent.role = role
             await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
 
+    async def set_active(self, username: str, active: bool) -> bool:
+        """Enable or disable an agent; disabling ends every session at once. Returns whether
+        anything changed; :class:`NotFound` for an unknown username."""
+        async with self._db.transaction() as session:
+            agent = await session.scalar(select(Agent).where(Agent.username == username))
+            if agent is None:
+                raise NotFound(f"no agent {username!r}")
+            changed = agent.active != active
+            agent.active = active
+            if not active:
+                await session.execute(
+                    delete(AgentSession).where(AgentSession.agent_id == agent.id)
+                )
+        return changed
+
     async def ensure_admin(self, password: str) -> None:
-        """Create the supervisor ``admin``, or reset its password when it changed."""
+        """Create the supervisor ``admin``, or reset its password when it changed.
+
+        The stored hash is checked first, so a restart with the same password changes nothing
+        (sessions survive). A disabled ``admin`` stays disabled: the operator who disabled it
+        enables it with ``abonent agents enable admin``, not by restarting.
+        """
         async with self._db.sessions() as session:
             agent = await session.scalar(select(Agent).where(Agent.username == ADMIN_USERNAME))
         if agent is None:
@@ -146,10 +175,13 @@ class Accounts:
             except AccountExists:  # another replica was faster
                 pass
             return
-        same = await self._verify(agent.password_hash, password)
-        if not same or agent.role != Role.SUPERVISOR or not agent.active:
+        same = await self._verify(agent.password_hash, password, may_refuse=False)
+        if not same or agent.role != Role.SUPERVISOR:
             await self.set_password(ADMIN_USERNAME, password, role=Role.SUPERVISOR)
             log.info("reset the supervisor %r from ABONENT_ADMIN_PASSWORD", ADMIN_USERNAME)
+        if not agent.active:
+            log.warning("the supervisor %r is disabled; `abonent agents enable %s` enables it",
+                        ADMIN_USERNAME, ADMIN_USERNAME)
 
     async def all_agents(self) -> list[tuple[AgentInfo, bool, datetime | None]]:
         async with self._db.sessions() as session:

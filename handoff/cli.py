@@ -2,6 +2,8 @@
 
     abonent agents create USERNAME --role agent|supervisor [--name "Anna K."]
     abonent agents password USERNAME          # reset (logs the agent out everywhere)
+    abonent agents disable USERNAME           # no more logins; open sessions end at once
+    abonent agents enable USERNAME
     abonent agents list
 
 Passwords are read from standard input (asked twice on a terminal), never from arguments,
@@ -41,6 +43,14 @@ def register(subparsers: Any) -> None:
     password.add_argument("username")
     password.set_defaults(handler=_password)
 
+    disable = sub.add_parser("disable", help="stop an agent logging in; ends their sessions")
+    disable.add_argument("username")
+    disable.set_defaults(handler=_disable)
+
+    enable = sub.add_parser("enable", help="let a disabled agent log in again")
+    enable.add_argument("username")
+    enable.set_defaults(handler=_enable)
+
     sub.add_parser("list", help="list the accounts").set_defaults(handler=_list)
 
 
@@ -51,7 +61,7 @@ def read_password(stdin: Any = None) -> str:
         if getpass.getpass("Repeat it: ") != first:
             raise ValueError("the passwords do not match")
         return first
-    line = stdin.readline()
+    line: str = stdin.readline()
     return line.rstrip("\r\n")
 
 
@@ -59,7 +69,7 @@ def _with_accounts(action: Callable[[Accounts], Awaitable[T]]) -> T:
     settings = get_settings()
 
     async def main() -> T:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url.get_secret_value())
         try:
             if settings.auto_migrate:
                 await db.upgrade()
@@ -95,6 +105,28 @@ def _password(args: argparse.Namespace) -> int:
         return 1
     print(f"password of {args.username!r} reset; their sessions are logged out")
     return 0
+
+
+def _set_active(username: str, active: bool) -> int:
+    try:
+        changed = _with_accounts(lambda accounts: accounts.set_active(username, active))
+    except HandoffError as exc:
+        print(f"error: {exc} (`abonent agents list` shows the accounts)", file=sys.stderr)
+        return 1
+    if not active:
+        print(f"{username!r} is disabled; their sessions are logged out" if changed
+              else f"{username!r} was already disabled")
+    else:
+        print(f"{username!r} is enabled" if changed else f"{username!r} was already enabled")
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    return _set_active(args.username, False)
+
+
+def _enable(args: argparse.Namespace) -> int:
+    return _set_active(args.username, True)
 
 
 def _list(_args: argparse.Namespace) -> int:

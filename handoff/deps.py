@@ -3,15 +3,19 @@
 A request is logged in by ``Authorization: Bearer TOKEN`` (API clients) or by the page's
 HttpOnly session cookie. Cookie-authenticated requests that change something must also carry
 the ``X-Desk-Request`` header, which another site cannot add (defence in depth next to
-SameSite=Strict).
+SameSite=Strict). The cookie is ``Secure`` unless ``ABONENT_PLAIN_HTTP`` says the desk is served
+over plain HTTP (browsers keep Secure cookies on http://127.0.0.1 and http://localhost, but
+drop them on any other plain-HTTP address).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 
+from bot.client_address import client_address as resolve_client
+from bot.config import Settings
 from handoff.auth import AgentInfo
 from handoff.errors import InvalidCredentials
 from handoff.module import HandoffModule
@@ -65,5 +69,25 @@ async def current_agent(request: Request, module: ModuleDep) -> AgentInfo:
 CurrentAgent = Annotated[AgentInfo, Depends(current_agent)]
 
 
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+def client_address(request: Request, settings: Settings) -> str:
+    """The client's address for login throttling, by the web chat's rule: the peer, or what
+    ``X-Forwarded-For`` says when the peer is one of ``ABONENT_TRUSTED_PROXIES``."""
+    return resolve_client(request, settings.trusted_proxy_networks)
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=int(settings.desk_session_hours * 3600),
+        path="/",
+        httponly=True,  # the page's JavaScript never sees the token
+        samesite="strict",
+        secure=not settings.plain_http,
+    )
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    # the same attributes as when it was set, or a browser may keep the Secure one
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict",
+                           secure=not settings.plain_http)

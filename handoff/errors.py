@@ -9,6 +9,7 @@ Error tree::
     ├── Forbidden                another agent owns it; agents only see their own (403)
     ├── InvalidCredentials       wrong username or password, or a bad token    (401)
     ├── RateLimited              too many failed logins; ``retry_after`` seconds (429)
+    ├── Busy                     too many password checks at once; ``retry_after`` (503)
     └── AccountExists            ``agents create`` for a taken username
 """
 
@@ -36,6 +37,14 @@ class InvalidCredentials(HandoffError):
 
 
 class RateLimited(HandoffError):
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Busy(HandoffError):
+    """Every password-check slot is taken and the short queue is full: come back soon."""
+
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after

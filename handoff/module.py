@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 
 from fastapi import APIRouter
 
@@ -24,6 +25,15 @@ log = logging.getLogger(__name__)
 
 PURGE_EVERY = 3600.0
 READY_TIMEOUT = 15.0
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -53,6 +63,10 @@ class HandoffModule:
 
     async def _bootstrap(self, stop: asyncio.Event) -> None:
         """ABONENT_ADMIN_PASSWORD creates (or resets) the supervisor ``admin``."""
+        if not self.settings.plain_http and not _loopback(self.settings.host):
+            # browsers drop a Secure cookie set over plain HTTP except on loopback
+            log.info("desk cookies are Secure: serve the desk over HTTPS, or set "
+                     "ABONENT_PLAIN_HTTP=true to use it over plain HTTP")
         try:
             if self.settings.admin_password is not None:
                 await self.accounts.ensure_admin(self.settings.admin_password.get_secret_value())

@@ -2,7 +2,7 @@
 
     kb = load_knowledge_base()                 # validated; KnowledgeBaseError names FILE:LINE
     kb.answer("roaming_trouble", {"country": "Poland"}, "ru")   # -> Answer | None
-    kb.phrase("greeting", "en"); kb.intent_label("check_balance", "ru"); kb.country("польшу")
+    kb.phrase(PhraseKey.CLARIFY, "en"); kb.intent_label("check_balance", "ru"); kb.country("польшу")
 
 Errors: ``KnowledgeBaseError`` (a ValueError) with ``problems``, one "FILE:LINE: FIELD: MESSAGE"
 string each.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from knowledge_base.errors import KnowledgeBaseError
 from knowledge_base.loader import check_knowledge_base, load_knowledge_base
 from knowledge_base.models import Answer, ButtonSpec
+from knowledge_base.phrase_keys import PhraseKey
 from knowledge_base.schema import Article, Country, Zone
 from knowledge_base.service import KnowledgeBase
 from knowledge_base.sources import DEFAULT_DATA_DIR
@@ -25,6 +26,7 @@ __all__ = [
     "Country",
     "KnowledgeBase",
     "KnowledgeBaseError",
+    "PhraseKey",
     "Zone",
     "check_knowledge_base",
     "load_knowledge_base",

@@ -12,29 +12,15 @@ from knowledge_base.intents import ENTITIES, INTENT_FAMILIES, LANGUAGES, family_
 from knowledge_base.lookup import Collision
 from knowledge_base.parsing import Parsed
 from knowledge_base.payload import parse_payload
+from knowledge_base.phrase_keys import PHRASE_KEYS
 from knowledge_base.rendering import CONTACTS_LIST, COUNTRY_VARIABLES, EXAMPLE_VARIABLES
 from knowledge_base.schema import ContactsFile, CountriesFile, IntentLabelsFile, PhrasesFile
 from knowledge_base.sources import Sources
 from knowledge_base.templates import scan
 from knowledge_base.yaml_doc import Loc, YamlDocument, display_path
 
-# The phrases the dialogue policy uses (kb.phrase).
-REQUIRED_PHRASES: tuple[str, ...] = (
-    "greeting",
-    "capabilities",
-    "clarify",
-    "not_understood",
-    "handoff_waiting",
-    "handoff_already_waiting",
-    "nlu_unavailable",
-    "non_text",
-    "ask_country",
-    "rating_question",
-    "rating_thanks",
-    "cancelled_handoff",
-    "agent_joined",
-    "conversation_closed",
-)
+# The phrases the code asks for (kb.phrase): exactly the one list in phrase_keys.py.
+REQUIRED_PHRASES: tuple[str, ...] = PHRASE_KEYS
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The NLU side of Abonent: the Rasa project (config.yml, domain.yml, data/) and the client the
-app uses to reach the Rasa server over HTTP (cache, retries, circuit breaker, language, and the
-keywords it falls back on while Rasa is down).
+app uses to reach the Rasa server over HTTP (cache, retries, circuit breaker, language).
 
-Nothing here imports ``rasa``: the server runs in its own environment.
+Nothing here imports ``rasa``, nor any other part of Abonent: the server runs in its own
+environment, and this package owns the facts the others read (intents, languages, payloads).
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from nlu.cache import ParseCache, normalise_text
 from nlu.client import NluClient
 from nlu.errors import NluBadResponse, NluError, NluUnavailable
 from nlu.evaluation import EvalReport, EvalRow, evaluate, load_eval_file
-from nlu.keywords import KEYWORDS_MODEL_ID, KeywordError, KeywordMatcher
-from nlu.lang import LANGUAGES, detect_language
+from nlu.lang import detect_language
+from nlu.languages import LANGUAGES, Lang
 from nlu.models import (
     FALLBACK_INTENT,
     FAMILIES,
+    KEYWORDS_MODEL_ID,
     Entity,
     IntentScore,
+    KeywordFallback,
     NluResult,
     intent_family,
 )
@@ -34,8 +36,8 @@ __all__ = [
     "EvalReport",
     "EvalRow",
     "IntentScore",
-    "KeywordError",
-    "KeywordMatcher",
+    "KeywordFallback",
+    "Lang",
     "NluBadResponse",
     "NluClient",
     "NluError",

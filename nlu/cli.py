@@ -58,9 +58,11 @@ def _build_data(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from bot import shutdown
+
     settings = get_settings().model_copy(update={"rasa_url": None})
 
-    async def main() -> None:
+    async def main(_stop: shutdown.GracefulStop) -> None:
         async with nlu_settings(settings, port=args.port) as ready:
             print(f"Rasa NLU server: {ready.rasa_url}  (token in RASA_TOKEN, or printed below)")
             if not settings.rasa_token:
@@ -69,8 +71,8 @@ def _serve(args: argparse.Namespace) -> int:
             print("Press Ctrl-C to stop.", flush=True)
             await asyncio.Event().wait()
 
-    asyncio.run(main())
-    return 0
+    # Ctrl-C or SIGTERM cancels the wait above, and leaving `async with` stops Rasa
+    return shutdown.run(main)
 
 
 def _client(settings: Settings, http: httpx.AsyncClient) -> NluClient:

@@ -15,9 +15,9 @@
    hanging or failing Rasa costs a subscriber at most that long, and the breaker makes later
    messages fail at once;
 6. when Rasa gives no understanding (:class:`~nlu.errors.NluError`) and the client was given a
-   :class:`~nlu.keywords.KeywordMatcher` (the app's is; the evaluation and ``abonent nlu parse``
+   keyword matcher (the app gives it the knowledge base's, ``knowledge_base/keywords.py``; the evaluation and ``abonent nlu parse``
    must see Rasa's own errors, so it is off by default), the degraded mode answers from
-   keywords (``nlu/keywords.yml``): a message with a keyword gets a result marked
+   keywords: a message with a keyword gets a result marked
    ``model_id="keywords"``; any other message raises the error as before.
 
 If ``/status`` cannot be refreshed but a model id is already known, the old id is used, so
@@ -42,9 +42,8 @@ import httpx
 from nlu.breaker import CircuitBreaker
 from nlu.cache import ParseCache
 from nlu.errors import NluBadResponse, NluError, NluUnavailable
-from nlu.keywords import KeywordMatcher
 from nlu.lang import detect_language
-from nlu.models import Entity, NluResult
+from nlu.models import Entity, KeywordFallback, NluResult
 
 __all__ = ["NluClient"]
 
@@ -93,7 +92,7 @@ class NluClient:
         cache: ParseCache | None = None,
         model_id_ttl: float = 60.0,
         budget: float = DEFAULT_BUDGET,
-        keywords: KeywordMatcher | None = None,
+        keywords: KeywordFallback | None = None,
     ) -> None:
         """``timeout``: seconds per HTTP request; ``budget``: seconds one ``parse`` may spend on
         Rasa in all, retries and back-off included; ``keywords``: the degraded mode's matcher

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from nlu.intents import FALLBACK_INTENT, families, intent_family
 
-__all__ = ["FALLBACK_INTENT", "FAMILIES", "Entity", "IntentScore", "NluResult", "intent_family"]
+__all__ = [
+    "FALLBACK_INTENT", "FAMILIES", "KEYWORDS_MODEL_ID", "Entity", "IntentScore", "KeywordFallback",
+    "NluResult", "intent_family",
+]
 
 FAMILIES: tuple[str, ...] = families()
+KEYWORDS_MODEL_ID = "keywords"  # the model_id of a result understood by keywords, not by Rasa
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +170,9 @@ def _entity(e: Mapping[str, Any], text: str) -> Entity:
         end=end,
         extractor=e.get("extractor"),
     )
+
+
+class KeywordFallback(Protocol):
+    """What the client asks when Rasa gives no understanding (the knowledge base's keywords)."""
+
+    def match(self, text: str, lang: str | None = None) -> NluResult | None: ...

@@ -49,6 +49,11 @@ def rasa_executable(venv: Path) -> Path:
     return path
 
 
+def rasa_python(venv: Path) -> Path:
+    """The Python of the Rasa environment (checked through its ``rasa`` script)."""
+    return rasa_executable(venv).parent / "python"
+
+
 def rasa_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for Rasa subprocesses: no telemetry, quiet TensorFlow, our components importable."""
     env = dict(os.environ)

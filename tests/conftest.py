@@ -36,8 +36,21 @@ def base_settings(**overrides: object) -> Settings:
 
 # -- Rasa ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ExternalRasa:
+    """A Rasa server someone else runs (ABONENT_TEST_RASA_URL/_TOKEN): lets several local test
+    runs share one server instead of starting ~1.2 GB each. CI never sets it."""
+
+    url: str
+    token: str
+
+
 @pytest.fixture(scope="session")
-async def rasa_server() -> AsyncIterator[RasaServer]:
+async def rasa_server() -> AsyncIterator[RasaServer | ExternalRasa]:
+    external = os.environ.get("ABONENT_TEST_RASA_URL")
+    if external:
+        yield ExternalRasa(external.rstrip("/"), os.environ.get("ABONENT_TEST_RASA_TOKEN", ""))
+        return
     settings = base_settings()
     model = train_model(settings)
     # a token that starts with "-" proves it reaches `rasa run` intact (argparse would take it

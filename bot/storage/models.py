@@ -81,11 +81,17 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """Every message of a conversation, both ways; inbound ones are unique per channel id."""
+    """Every message of a conversation, both ways.
+
+    An inbound message is unique per (identity, channel message id): a channel's delivery id
+    only has to be unique for one sender (a web chat client numbers its own messages), and no
+    string is ever built from two ids, so none can collide or outgrow the column. Outbound rows
+    have no identity (NULLs never collide).
+    """
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("channel", "channel_message_id", name="uq_message_channel_id"),
+        UniqueConstraint("identity_id", "channel_message_id", name="uq_message_identity_id"),
         Index("ix_messages_conversation", "conversation_id", "id"),
         Index("ix_messages_unprocessed", "processed_at", "direction"),
     )
@@ -95,6 +101,7 @@ class Message(Base):
     direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
     sender: Mapped[str] = mapped_column(String(16))  # subscriber | bot | agent | system
     channel: Mapped[str] = mapped_column(String(32))
+    identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"))  # inbound only
     channel_message_id: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text, default="")
     payload: Mapped[str | None] = mapped_column(Text)
@@ -107,6 +114,10 @@ class Message(Base):
     lang: Mapped[str | None] = mapped_column(String(8))
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
     processed_at: Mapped[datetime | None] = mapped_column()
+    # Failed processing passes of an inbound message; after the last allowed one it is marked
+    # failed (and processed, so the conversation moves on) and handed to a person.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

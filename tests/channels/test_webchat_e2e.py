@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from bot.storage import Message, OutboxItem
+from bot.storage import Identity, Message, OutboxItem
 from tests.conftest import RunningApp
 
 pytestmark = pytest.mark.rasa
@@ -80,7 +80,7 @@ async def test_same_message_id_is_answered_once(running_app: RunningApp) -> None
     async with running_app.services.db.sessions() as session:
         inbound = await session.scalar(
             select(func.count()).select_from(Message).where(Message.direction == "in",
-                                                            Message.channel_message_id.like(f"{user}:%"))
+                                                            Message.identity_id.in_(select(Identity.id).where(Identity.channel == "webchat", Identity.channel_user_id == user)))
         )
         outbound = await session.scalar(
             select(func.count()).select_from(OutboxItem)
@@ -115,7 +115,7 @@ async def test_messages_of_one_user_are_answered_in_order(running_app: RunningAp
     await asyncio.gather(*(running_app.say(user, t, message_id=str(i)) for i, t in enumerate(texts)))
     async with running_app.services.db.sessions() as session:
         rows = (await session.scalars(
-            select(Message).where(Message.channel_message_id.like(f"{user}:%")).order_by(Message.id)
+            select(Message).where(Message.identity_id.in_(select(Identity.id).where(Identity.channel == "webchat", Identity.channel_user_id == user))).order_by(Message.id)
         )).all()
         replies = (await session.scalars(
             select(Message).where(Message.reply_to_id.in_([r.id for r in rows]))
@@ -132,7 +132,7 @@ async def test_each_inbound_message_keeps_its_nlu_result(running_app: RunningApp
     await running_app.say(user, "сколько денег у меня на счету")
     async with running_app.services.db.sessions() as session:
         row = await session.scalar(
-            select(Message).where(Message.channel_message_id.like(f"{user}:%"))
+            select(Message).where(Message.identity_id.in_(select(Identity.id).where(Identity.channel == "webchat", Identity.channel_user_id == user)))
         )
     assert row is not None and row.intent is not None
     assert row.intent.startswith("check_balance")

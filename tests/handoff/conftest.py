@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -159,3 +160,24 @@ async def desk_app(database_url: str) -> AsyncIterator[Desk]:
 async def rasa_desk(running_app: RunningApp) -> AsyncIterator[Desk]:
     """The app with the real Rasa model; agents are created directly (no admin password)."""
     yield Desk(running_app.url, running_app.http, running_app.services)
+
+
+@asynccontextmanager
+async def running_desk(database_url: str, **overrides: Any) -> AsyncIterator[Desk]:
+    """The desk app on ``database_url`` with settings overrides; start it again on the same
+    database to see what survives a restart."""
+    app = create_app(desk_settings(database_url, **overrides))
+    async with LiveServer(app) as server, httpx.AsyncClient(
+        base_url=server.url, timeout=30
+    ) as http:
+        await module_of(app.state.services).ready()
+        yield Desk(server.url, http, app.state.services)
+
+
+def client_from(desk: Desk, address: str) -> httpx.AsyncClient:
+    """An HTTP client whose connections come from ``address`` (any 127.x.y.z works on
+    Linux loopback), so the app sees several different client addresses."""
+    return httpx.AsyncClient(
+        base_url=desk.url, timeout=30,
+        transport=httpx.AsyncHTTPTransport(local_address=address),
+    )

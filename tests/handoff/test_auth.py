@@ -1,5 +1,6 @@
 """Logins: every desk route needs one; the page's cookie is HttpOnly + SameSite; failed logins
-are throttled; ABONENT_ADMIN_PASSWORD makes the supervisor ``admin``."""
+are throttled; ABONENT_ADMIN_PASSWORD makes the supervisor ``admin``. (Abuse: test_login_abuse.)
+"""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot.storage import Database
 from handoff.auth import Accounts
 from handoff.errors import InvalidCredentials
 from handoff.models import Agent, AgentSession
-from tests.handoff.conftest import ADMIN_PASSWORD, Desk
+from tests.handoff.conftest import ADMIN_PASSWORD, Desk, running_desk
 
 PROTECTED = [
     ("GET", "/api/desk/queue"),
@@ -74,8 +75,11 @@ async def test_wrong_passwords_are_refused_then_rate_limited(desk_app: Desk) -> 
     assert unknown.status_code == 401, "unknown users look like wrong passwords"
 
 
-async def test_the_page_login_sets_an_httponly_samesite_cookie(desk_app: Desk) -> None:
-    async with httpx.AsyncClient(base_url=desk_app.url) as browser:
+async def test_the_page_login_sets_an_httponly_samesite_cookie(database_url: str) -> None:
+    # plain HTTP: httpx (like a browser off loopback) never sends a Secure cookie over http://
+    async with running_desk(database_url, plain_http=True) as desk_app, httpx.AsyncClient(
+        base_url=desk_app.url
+    ) as browser:
         response = await browser.post(
             "/desk/session", json={"username": "admin", "password": ADMIN_PASSWORD}
         )

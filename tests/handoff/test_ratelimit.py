@@ -1,11 +1,15 @@
-"""Failed logins are throttled per username and per client address."""
+"""Failed logins are throttled per (username, address) and per address, never per username
+alone; an attempt counts before its password is checked; password checks run a few at a time."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pytest
 
-from handoff.errors import RateLimited
-from handoff.ratelimit import LoginLimiter
+from handoff.errors import Busy, RateLimited
+from handoff.ratelimit import LoginLimiter, PasswordGate, address_key
 
 
 class Clock:
@@ -16,32 +20,103 @@ class Clock:
         return self.now
 
 
-def test_a_username_is_blocked_after_too_many_failures_then_released() -> None:
+def fail(limiter: LoginLimiter, username: str, address: str, times: int = 1) -> None:
+    for _ in range(times):
+        limiter.reserve(username, address).failed()
+
+
+def test_a_user_is_blocked_from_one_address_only_then_released() -> None:
     clock = Clock()
     limiter = LoginLimiter(max_failures=3, window_seconds=60, clock=clock)
-    for _ in range(3):
-        limiter.check("anna", "10.0.0.1")
-        limiter.failed("anna", "10.0.0.1")
+    fail(limiter, "admin", "10.0.0.1", 3)
     with pytest.raises(RateLimited) as blocked:
-        limiter.check("Anna", "10.0.0.2")  # same user from elsewhere, any case
+        limiter.reserve("Admin", "10.0.0.1")  # any case
     assert 0 < blocked.value.retry_after <= 60
-    limiter.check("boris", "10.0.0.2")  # other users are not affected
+    limiter.reserve("admin", "10.0.0.2").succeeded()  # the real admin, elsewhere, gets in
+    limiter.reserve("boris", "10.0.0.1").failed()  # other users from that address still try
     clock.now += 61
-    limiter.check("anna", "10.0.0.1")
+    limiter.reserve("admin", "10.0.0.1").succeeded()
 
 
 def test_one_address_trying_many_usernames_is_blocked() -> None:
     limiter = LoginLimiter(max_failures=2, window_seconds=60, per_address_factor=2,
                            clock=Clock())
     for name in ("a1", "a2", "a3", "a4"):
-        limiter.failed(name, "10.0.0.9")
+        fail(limiter, name, "10.0.0.9")
     with pytest.raises(RateLimited):
-        limiter.check("someone-new", "10.0.0.9")
+        limiter.reserve("someone-new", "10.0.0.9")
+    limiter.reserve("someone-new", "10.0.0.10").failed()
 
 
-def test_success_clears_the_username() -> None:
-    limiter = LoginLimiter(max_failures=2, window_seconds=60, clock=Clock())
-    limiter.failed("anna", "10.0.0.1")
-    limiter.succeeded("anna")
-    limiter.failed("anna", "10.0.0.1")
-    limiter.check("anna", "10.0.0.1")
+def test_an_attempt_counts_before_its_password_is_checked() -> None:
+    limiter = LoginLimiter(max_failures=3, window_seconds=60, clock=Clock())
+    pending = [limiter.reserve("admin", "10.0.0.1") for _ in range(3)]  # none settled yet
+    with pytest.raises(RateLimited):
+        limiter.reserve("admin", "10.0.0.1")
+    pending[0].abandoned()  # never checked (server busy): does not count
+    limiter.reserve("admin", "10.0.0.1").failed()
+
+
+def test_success_forgives_the_user_but_not_the_address() -> None:
+    limiter = LoginLimiter(max_failures=2, window_seconds=60, per_address_factor=2,
+                           clock=Clock())
+    fail(limiter, "admin", "10.0.0.1")
+    fail(limiter, "eve", "10.0.0.1")
+    limiter.reserve("eve", "10.0.0.1").succeeded()  # eve's own account, right password
+    fail(limiter, "eve", "10.0.0.1")
+    fail(limiter, "admin", "10.0.0.1")
+    with pytest.raises(RateLimited):  # 4 failures from the address: logging in as eve
+        limiter.reserve("eve", "10.0.0.1")  # did not wipe the count for admin's guesses
+
+
+def test_ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() -> None:
+    assert address_key("2001:db8:1:2:aaaa::1") == address_key("2001:db8:1:2:bbbb::2")
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
+    assert address_key("::ffff:10.0.0.1") == "10.0.0.1"
+    assert address_key("unknown") == "unknown"
+
+
+async def test_the_gate_bounds_checks_and_refuses_beyond_its_queue() -> None:
+    gate = PasswordGate(2, queue=3)
+    release = threading.Event()
+    lock = threading.Lock()
+    running = peak = 0
+
+    def check() -> bool:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        release.wait(30)
+        with lock:
+            running -= 1
+        return True
+
+    tasks = [asyncio.create_task(gate.run(check)) for _ in range(10)]
+    await asyncio.sleep(0.5)
+    refused = [t for t in tasks if t.done()]
+    assert len(refused) == 5 and all(isinstance(t.exception(), Busy) for t in refused)
+    assert peak == 2
+    release.set()
+    done = await asyncio.gather(*[t for t in tasks if t not in refused])
+    assert done == [True] * 5 and peak == 2
+
+
+async def test_a_cancelled_caller_keeps_its_slot_until_the_thread_ends() -> None:
+    gate = PasswordGate(1, queue=0)
+    release = threading.Event()
+    first = asyncio.create_task(gate.run(lambda: release.wait(30)))
+    await asyncio.sleep(0.2)
+    first.cancel()
+    await asyncio.sleep(0.1)
+    with pytest.raises(Busy):  # the thread still runs: no second check starts
+        await gate.run(lambda: True)
+    release.set()
+    for _ in range(200):  # the slot comes back once the thread is done
+        await asyncio.sleep(0.05)
+        try:
+            assert await gate.run(lambda: True) is True
+            return
+        except Busy:
+            continue
+    raise AssertionError("the slot never came back")

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from knowledge_base.keywords import KeywordMatcher
 from nlu import (
     FALLBACK_INTENT,
     CircuitBreaker,
-    KeywordMatcher,
     NluBadResponse,
     NluClient,
     NluError,

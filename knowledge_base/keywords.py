@@ -1,6 +1,6 @@
 """Keyword understanding: what the bot still understands while the Rasa server is down.
 
-The vocabulary lives in ``nlu/keywords.yml`` (its header explains the format): intents in order of
+The vocabulary lives in ``knowledge_base/data/keywords.yml`` (its header explains the format): intents in order of
 priority, each with keywords per language; ``word`` matches that word, ``stem*`` any word that
 starts with the stem, several words match in a row. :meth:`KeywordMatcher.match` returns an
 :class:`~nlu.models.NluResult` marked ``model_id="keywords"`` for the first intent with a
@@ -22,12 +22,11 @@ from pathlib import Path
 from knowledge_base.errors import KnowledgeBaseError
 from knowledge_base.yaml_doc import YamlDocument, read_yaml
 from nlu.lang import LANGUAGES, detect_language
-from nlu.models import FAMILIES, Entity, IntentScore, NluResult, intent_family
+from nlu.models import FAMILIES, KEYWORDS_MODEL_ID, Entity, IntentScore, NluResult, intent_family
 
-__all__ = ["KEYWORDS_FILE", "KEYWORDS_MODEL_ID", "KeywordError", "KeywordMatcher"]
+__all__ = ["KEYWORDS_FILE", "KeywordError", "KeywordMatcher"]
 
-KEYWORDS_FILE = Path(__file__).resolve().parent / "keywords.yml"
-KEYWORDS_MODEL_ID = "keywords"
+KEYWORDS_FILE = Path(__file__).resolve().parent / "data" / "keywords.yml"
 MIN_STEM = 3  # "п*" would match half the language
 
 _TOKEN = re.compile(r"[^\W_]+(?:['-][^\W_]+)*")
@@ -105,7 +104,7 @@ class KeywordMatcher:
 
     @classmethod
     def default(cls) -> KeywordMatcher:
-        """The packaged ``nlu/keywords.yml`` without countries, read once per process."""
+        """The packaged ``knowledge_base/data/keywords.yml`` without countries, read once per process."""
         return _default_matcher()
 
     def with_countries(self, countries: Mapping[str, str]) -> KeywordMatcher:

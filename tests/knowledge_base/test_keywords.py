@@ -1,4 +1,4 @@
-"""The keyword understanding used while Rasa is down: the packaged nlu/keywords.yml, matching
+"""The keyword understanding used while Rasa is down: the packaged knowledge_base/data/keywords.yml, matching
 rules, countries from the real knowledge base, and validation errors that name file and line."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from knowledge_base import load_knowledge_base
-from nlu import FAMILIES, KEYWORDS_MODEL_ID, KeywordError, KeywordMatcher, intent_family
+from knowledge_base.keywords import KeywordError, KeywordMatcher
+from nlu import FAMILIES, KEYWORDS_MODEL_ID, intent_family
 
 
 @pytest.fixture(scope="module")
