@@ -2,8 +2,10 @@
 
 ``store(update)`` maps the update, resolves a hashed button payload and stores the message in
 the core (idempotent on its delivery id); only when it returns may the caller acknowledge the
-update (move the ``getUpdates`` offset past it, or answer the webhook 200). ``dispatch`` then
-answers in the background: the button spinner is stopped and the conversation is processed.
+update (move the ``getUpdates`` offset past it, or answer the webhook 200). ``dispatch`` may
+follow at once, before the acknowledgement: it answers in the background (the button spinner
+is stopped and the conversation is processed), and an update delivered again after a crash is a
+duplicate that ``accept`` recognises.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class TelegramIntake:
         )
 
     def dispatch(self, stored: Stored) -> None:
-        """After the acknowledgement: stop the button's spinner, answer the conversation."""
+        """Once stored: stop the button's spinner, answer the conversation (in the background)."""
         if stored.callback_query_id is not None:
             self._worker.spawn(self._answer_callback(stored.callback_query_id))
         self._worker.submit(stored.conversation_id)

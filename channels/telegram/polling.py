@@ -27,7 +27,7 @@ from aiogram.types import Update
 
 from channels.telegram.client import REQUEST_TIMEOUT
 from channels.telegram.errors import channel_error
-from channels.telegram.intake import Stored, TelegramIntake
+from channels.telegram.intake import TelegramIntake
 from channels.telegram.options import ALLOWED_UPDATES
 
 log = logging.getLogger(__name__)
@@ -78,29 +78,57 @@ class Poller:
         except Exception:  # the loop must survive anything
             log.exception("telegram: getUpdates failed unexpectedly")
             return self._failed()
-        stored, complete = await self._store(updates)
-        for item in stored:
-            self._intake.dispatch(item)
-        if not complete:
+        if not await self._store(updates):
             return self._failed()
         self._failures = 0
         return 0.0
 
-    async def _store(self, updates: list[Update]) -> tuple[list[Stored], bool]:
-        stored: list[Stored] = []
-        for update in updates:
+    async def _store(self, updates: list[Update]) -> bool:
+        """Store the batch; False when storing failed and the rest must be asked for again.
+
+        One chat's flood must not hold up the others: senders take turns (one chat's updates
+        stay in order), and each update is answered as soon as it is stored, not after the
+        whole batch of up to 100. Answering before the offset acknowledges it is safe: a crash
+        in between makes Telegram deliver it again, and ``accept`` sees a duplicate.
+        """
+        stored: set[int] = set()
+        for update in _taking_turns(updates):
             try:
                 item = await self._intake.store(update)
             except Exception:
                 log.exception("telegram: could not store update %s; it will be delivered again",
                               update.update_id)
-                return stored, False
-            self.offset = update.update_id + 1
+                break
+            stored.add(update.update_id)
             if item is not None:
-                stored.append(item)
-        return stored, True
+                self._intake.dispatch(item)
+        unstored = [update.update_id for update in updates if update.update_id not in stored]
+        if unstored:  # acknowledge only up to the first unstored one; the rest come again
+            self.offset = min(unstored)
+            return False
+        if updates:
+            self.offset = max(update.update_id for update in updates) + 1
+        return True
 
     def _failed(self) -> float:
         self._failures += 1
         ceiling = min(MAX_PAUSE, 2.0 ** min(self._failures, 10))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _taking_turns(updates: list[Update]) -> list[Update]:
+    """The batch reordered so that senders take turns: the first update of every sender, then
+    the second... Each sender's own updates keep their order (one identity, one queue)."""
+    queues: dict[object, list[Update]] = {}
+    for update in updates:
+        queues.setdefault(_sender(update), []).append(update)
+    turns: list[Update] = []
+    for depth in range(max((len(q) for q in queues.values()), default=0)):
+        turns += [queue[depth] for queue in queues.values() if depth < len(queue)]
+    return turns
+
+
+def _sender(update: Update) -> object:
+    event = update.message or update.callback_query
+    user = getattr(event, "from_user", None)
+    return user.id if user is not None else ("update", update.update_id)

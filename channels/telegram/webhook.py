@@ -48,8 +48,10 @@ def webhook_router(*, bot: Bot, intake: TelegramIntake, secret: str) -> APIRoute
         try:
             update = Update.model_validate(data, context={"bot": bot})
         except ValidationError as exc:
-            log.warning("telegram update %s has an unexpected shape; skipped: %s",
-                        update_id, exc.errors()[:3])
+            # Pydantic's errors quote the input (message text, phone numbers): log their codes.
+            codes = sorted({str(error["type"]) for error in exc.errors()})
+            log.warning("telegram update %s has an unexpected shape (%s: %s); skipped",
+                        update_id, type(exc).__name__, ", ".join(codes))
             return _answer(200)
         try:
             stored = await intake.store(update)

@@ -14,7 +14,8 @@ Knobs, safe to turn while it runs: ``enqueue(update)``, ``fail_next(method, stat
 retry_after=..., times=..., description=..., body=...)`` (429 flood control, 500, 403 "bot was
 blocked by the user", a non-JSON 502...), ``block(chat_id)`` (every later send to that chat is
 403), ``slow(method, seconds)``. Observations: ``calls(method)``, ``sent(chat_id)``,
-``confirmed_offset``, ``webhook``, and ``wait_for(condition)`` to poll with a deadline.
+``confirmed_offset``, ``served_at(update_id)``, ``webhook``, and ``wait_for(condition)`` to
+poll with a deadline.
 
 It runs aiohttp in a daemon thread with its own event loop, so a test's loop never waits on it
 and a plain script can use it too::
@@ -94,6 +95,7 @@ class FakeBotApi:
     _next_message_id: int = 1
     _calls: list[ApiCall] = field(default_factory=list, repr=False)
     _sent: list[SentMessage] = field(default_factory=list, repr=False)
+    _served: dict[int, float] = field(default_factory=dict, repr=False)
     _faults: list[_Fault] = field(default_factory=list, repr=False)
     _blocked: set[int] = field(default_factory=set, repr=False)
     _delays: dict[str, float] = field(default_factory=dict, repr=False)
@@ -157,6 +159,7 @@ class FakeBotApi:
             self._updates.clear()
             self._calls.clear()
             self._sent.clear()
+            self._served.clear()
             self._faults.clear()
             self._blocked.clear()
             self._delays.clear()
@@ -172,6 +175,11 @@ class FakeBotApi:
     def sent(self, chat_id: int | None = None) -> list[SentMessage]:
         with self._lock:
             return [m for m in self._sent if chat_id is None or m.chat_id == chat_id]
+
+    def served_at(self, update_id: int) -> float | None:
+        """When (``time.monotonic()``) ``getUpdates`` first handed this update out, if it did."""
+        with self._lock:
+            return self._served.get(update_id)
 
     def pending_updates(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -315,6 +323,10 @@ class FakeBotApi:
                     self._updates = [u for u in self._updates if u["update_id"] >= offset]
                     self.confirmed_offset = max(self.confirmed_offset, offset)
                 batch = self._updates[:limit]
+                if batch:
+                    now = time.monotonic()
+                    for served in batch:
+                        self._served.setdefault(served["update_id"], now)
             left = deadline - time.monotonic()
             if batch or left <= 0 or self._stopping.is_set():
                 return 200, ok(batch)

@@ -15,6 +15,7 @@ from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.channels.telegram.updates import TelegramUser
 
 anna = TelegramUser(5001)
+boris = TelegramUser(5002, "Boris")
 
 
 class RecordingIntake:
@@ -24,6 +25,7 @@ class RecordingIntake:
         self.fail_once = set(fail_once or ())
         self.stored: list[int] = []
         self.dispatched: list[int] = []
+        self.events: list[str] = []
 
     async def store(self, update: Update) -> Stored | None:
         if update.update_id in self.fail_once:
@@ -32,11 +34,13 @@ class RecordingIntake:
         if update.edited_message is not None:
             return None
         self.stored.append(update.update_id)
+        self.events.append(f"store {update.update_id}")
         return Stored(update.update_id, f"conversation-{update.update_id}", duplicate=False)
 
     def dispatch(self, stored: Stored) -> None:
         assert stored.update_id in self.stored, "dispatched only after it was stored"
         self.dispatched.append(stored.update_id)
+        self.events.append(f"dispatch {stored.update_id}")
 
 
 def poller(bot: Bot, intake: RecordingIntake) -> Poller:
@@ -61,6 +65,37 @@ async def test_updates_are_acknowledged_only_after_they_are_stored(
     await loop.poll_once()
     assert api.confirmed_offset == ids[2] + 1 and api.pending_updates() == []
     assert intake.dispatched == ids
+
+
+async def test_a_flooding_chat_does_not_hold_up_the_others_in_a_batch(
+    api: FakeBotApi, bot: Bot
+) -> None:
+    flood = [api.enqueue(anna.text(f"спам {n}")) for n in range(5)]
+    other = api.enqueue(boris.text("вопрос"))
+    intake = RecordingIntake()
+    loop = poller(bot, intake)
+    assert await loop.poll_once() == 0
+    assert intake.stored == [flood[0], other, *flood[1:]], "senders take turns, each in order"
+    assert intake.events[:4] == [f"store {flood[0]}", f"dispatch {flood[0]}",
+                                 f"store {other}", f"dispatch {other}"], \
+        "each is answered as soon as it is stored, not after the whole batch"
+    assert loop.offset == other + 1
+    await loop.poll_once()
+    assert api.confirmed_offset == other + 1 and api.pending_updates() == []
+
+
+async def test_a_failure_in_a_reordered_batch_acknowledges_only_what_precedes_it(
+    api: FakeBotApi, bot: Bot
+) -> None:
+    first, second = api.enqueue(anna.text("раз")), api.enqueue(anna.text("два"))
+    other = api.enqueue(boris.text("вопрос"))
+    intake = RecordingIntake(fail_once={second})
+    loop = poller(bot, intake)
+    assert await loop.poll_once() > 0
+    assert intake.stored == [first, other] and loop.offset == second
+    await loop.poll_once()
+    assert intake.stored == [first, other, second, other], "the later one comes again..."
+    assert intake.dispatched == [first, other, second, other], "...and is a harmless duplicate"
 
 
 async def test_ignored_updates_are_acknowledged_too(api: FakeBotApi, bot: Bot) -> None:

@@ -3,6 +3,7 @@ updates, storage failures, and the 200 that comes only after the update is store
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -104,6 +105,22 @@ async def test_unknown_and_unexpected_updates_are_200_so_telegram_stops_sending_
     malformed = await post(http, {"update_id": 14, "message": {"text": "no chat, no date"}})
     assert unknown.status_code == malformed.status_code == 200
     assert intake.events == ["store 13"], "the malformed one is skipped before storing"
+
+
+async def test_an_unexpected_shape_is_logged_without_what_the_subscriber_wrote(
+    http: httpx.AsyncClient, intake: RecordingIntake, caplog: pytest.LogCaptureFixture
+) -> None:
+    phone, text = "+375291234567", "перезвоните мне на 375297654321, это срочно"
+    message = {"message_id": 7, "text": text, "contact": {"phone_number": phone},
+               "from": {"id": "not a number", "first_name": "Anna"}}  # no chat, no date
+    with caplog.at_level(logging.DEBUG):
+        response = await post(http, {"update_id": 16, "message": message})
+    assert response.status_code == 200 and intake.events == []
+    logged = [f"{r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records]
+    for secret in (phone, phone[1:], "375297654321", "перезвоните", "not a number"):
+        assert not [line for line in logged if secret in line], f"{secret!r} reached a log"
+    [record] = [r for r in caplog.records if r.name == "channels.telegram.webhook"]
+    assert "16" in record.getMessage() and "ValidationError" in record.getMessage()
 
 
 async def test_an_update_that_cannot_be_stored_is_503_so_telegram_retries(

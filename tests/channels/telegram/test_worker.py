@@ -1,17 +1,21 @@
-"""The background worker: one pass per conversation at a time, chats in parallel, retries."""
+"""The background worker: one pass per conversation at a time, chats in parallel, retries, and
+no chat can take the slots the others need."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Callable
 
 from channels.telegram.worker import ConversationWorker
 
 
 class SlowConversations:
-    """Records passes; each pass waits until the test lets it finish."""
+    """Records passes; each pass waits until the test lets it finish. Like the real one, it lets
+    one pass per conversation run at a time (the others wait for its lock)."""
 
     def __init__(self, *, failures: int = 0) -> None:
+        self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self.passes: list[str] = []
         self.running: set[str] = set()
         self.most_at_once = 0
@@ -19,6 +23,10 @@ class SlowConversations:
         self.failures = failures
 
     async def process(self, conversation_id: str) -> None:
+        async with self.locks[conversation_id]:
+            await self._pass(conversation_id)
+
+    async def _pass(self, conversation_id: str) -> None:
         self.passes.append(conversation_id)
         if self.failures:
             self.failures -= 1
@@ -57,6 +65,34 @@ async def test_a_failed_pass_is_tried_again() -> None:
     worker.submit("a")
     await worker.idle()
     assert conversations.passes == ["a", "a", "a"]
+
+
+async def test_a_busy_chat_takes_one_slot_however_many_messages_it_sends() -> None:
+    conversations = SlowConversations()
+    worker = ConversationWorker(conversations, concurrency=2)  # type: ignore[arg-type]
+    worker.submit("busy")
+    await asyncio.wait_for(_until(lambda: conversations.running == {"busy"}), 5)
+    for _ in range(5):  # its messages keep coming while its pass runs
+        worker.submit("busy")
+    worker.submit("quiet")
+    await asyncio.wait_for(_until(lambda: "quiet" in conversations.running), 5)
+    conversations.release.set()
+    await worker.idle()
+    assert conversations.passes == ["busy", "quiet", "busy"], "one more pass sees the new ones"
+
+
+async def test_a_failed_pass_waits_for_its_retry_without_a_slot() -> None:
+    conversations = SlowConversations(failures=1)
+    conversations.release.set()
+    worker = ConversationWorker(conversations, concurrency=1,  # type: ignore[arg-type]
+                                retry_delays=(60.0,))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.run(stop))
+    worker.submit("failing")
+    worker.submit("other")
+    await asyncio.wait_for(_until(lambda: conversations.passes == ["failing", "other"]), 5)
+    stop.set()
+    await asyncio.wait_for(loop, 5)
 
 
 async def test_stopping_cancels_what_is_still_running() -> None:
