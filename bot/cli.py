@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import logging
 import sys
 import traceback
@@ -12,12 +10,13 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot import commands
+from bot import commands, nlu_commands
 from bot.config import get_settings
-from nlu import cli as nlu_cli
+from channels.telegram import cli as telegram_commands
+from handoff import cli as handoff_commands
 
 # Parts that add sub-commands: each has ``register(subparsers)``; handlers return an exit code.
-_PARTS = [commands, nlu_cli]
+_PARTS = [commands, nlu_commands, handoff_commands, telegram_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,11 +26,6 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for part in _PARTS:
         part.register(subparsers)
-    for optional in ("handoff.cli", "channels.telegram.cli"):
-        if importlib.util.find_spec(optional.rsplit(".", 1)[0]) and importlib.util.find_spec(
-            optional
-        ):
-            importlib.import_module(optional).register(subparsers)
     return parser
 
 

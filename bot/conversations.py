@@ -37,6 +37,7 @@ from bot.policy import (
 from bot.storage import Conversation, ConversationState, Customer, Database, Identity, Message
 from knowledge_base import KnowledgeBase, PhraseKey
 from nlu import NluClient, NluError, NluResult
+from nlu.languages import DEFAULT_LANG
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -324,11 +325,16 @@ class Conversations:
                 return
             identity = await session.get(Identity, convo.identity_id)
             assert identity is not None
-            lang = (nlu.lang if nlu is not None and turn.payload is None else None) \
-                or convo.lang or "ru"
+            view = ConversationView(
+                state=convo.state,
+                lang=convo.lang or DEFAULT_LANG,
+                misunderstandings=convo.misunderstandings,
+                awaiting=convo.awaiting,
+            )
+            lang = self._policy.language(view, turn, nlu)  # decided once, for both below
             replies = await self._handoff.intercept(session, convo, fresh, nlu=nlu, lang=lang)
             if replies is None:
-                replies = await self._decide(session, convo, fresh, turn, nlu)
+                replies = await self._decide(session, convo, fresh, view, turn, nlu)
             elif nlu is not None:
                 _record_nlu(fresh, nlu)
             for reply in replies:
@@ -383,7 +389,7 @@ class Conversations:
                 return False
             identity = await session.get(Identity, convo.identity_id)
             assert identity is not None
-            lang = message.lang or convo.lang or "ru"
+            lang = message.lang or convo.lang or DEFAULT_LANG
             replies: list[OutboundMessage] = []
             if self._kb is not None:
                 replies.append(OutboundMessage(text=self._kb.phrase(PhraseKey.PROCESSING_FAILED, lang)))
@@ -405,7 +411,7 @@ class Conversations:
         return True
 
     async def _understand(self, conversation: Conversation, turn: Turn) -> NluResult | None:
-        lang = turn.lang_hint or conversation.lang or "ru"
+        lang = turn.lang_hint or conversation.lang or DEFAULT_LANG
         if turn.payload:
             parsed = parse_payload(turn.payload, lang)
             if parsed is not None:
@@ -413,7 +419,7 @@ class Conversations:
             turn_text = turn.payload
         else:
             turn_text = turn.text
-        if not turn_text.strip() or self._policy.command_intent(turn_text):
+        if not turn_text.strip() or turn.command:
             return None
         try:
             return await self._nlu.parse(turn_text, lang_hint=turn.lang_hint)
@@ -426,15 +432,10 @@ class Conversations:
         session: AsyncSession,
         convo: Conversation,
         message: Message,
+        view: ConversationView,
         turn: Turn,
         nlu: NluResult | None,
     ) -> list[OutboundMessage]:
-        view = ConversationView(
-            state=convo.state,
-            lang=convo.lang or "ru",
-            misunderstandings=convo.misunderstandings,
-            awaiting=convo.awaiting,
-        )
         decision = self._policy.decide(view, turn, nlu)
         if nlu is not None:
             _record_nlu(message, nlu)

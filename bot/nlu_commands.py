@@ -1,4 +1,5 @@
-"""``abonent nlu train|serve|parse|eval``."""
+"""``abonent nlu train|build-data|serve|parse|eval``: the NLU wired to settings and the
+knowledge base (part of the composition root, so ``nlu/`` itself imports nothing of ours)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from bot.messages import Button, OutboundMessage
 from bot.reasons import Reason
@@ -26,7 +25,7 @@ from nlu.payload import parse_payload as parse_payload_syntax
 _COMMANDS = {"/start": "greet", "/help": "help", "/operator": "human_request"}
 
 __all__ = [
-    "ConversationView", "Decision", "DialoguePolicy", "Reason", "Turn", "Understanding",
+    "ConversationView", "Decision", "DialoguePolicy", "Reason", "Turn",
     "parse_payload",
 ]
 
@@ -50,6 +49,14 @@ class Turn:
     attachments: tuple[str, ...] = ()
     lang_hint: str | None = None
     contact_verified: bool | None = None  # a shared phone: True when the platform proved it
+    # A channel command ("/start", "/help", "/operator@MyBot") is understood without NLU; read
+    # once here, so the NLU call and the policy agree on it.
+    command: str | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.payload is None:
+            word = self.text.strip().split("@", 1)[0].lower()
+            object.__setattr__(self, "command", _COMMANDS.get(word))
 
 
 @dataclass(slots=True)
@@ -60,18 +67,6 @@ class Decision:
     awaiting: str | None = None
     escalate: str | None = None
     answered_by: str | None = None  # article id or phrase key, for analytics
-
-
-class Understanding(Protocol):
-    """The NLU result the policy needs; also built from button payloads."""
-
-    intent: str
-    family: str
-    confidence: float
-    ranking: tuple[IntentScore, ...]
-    lang: str
-
-    def entities_dict(self) -> dict[str, str]: ...
 
 
 def parse_payload(payload: str, lang: str) -> NluResult | None:
@@ -101,21 +96,16 @@ class DialoguePolicy:
         self._kb = kb
         self._clarify_floor = clarify_floor
 
-    def command_intent(self, text: str) -> str | None:
-        """Channel commands ("/start", "/help", "/operator") are understood without NLU."""
-        word = text.strip().split("@", 1)[0].lower()
-        return _COMMANDS.get(word)
-
-    def decide(self, convo: ConversationView, turn: Turn, nlu: Understanding | None) -> Decision:
+    def decide(self, convo: ConversationView, turn: Turn, nlu: NluResult | None) -> Decision:
         """``nlu`` is None when the NLU server could not be reached (nor a keyword matched)."""
-        lang = self._language(convo, turn, nlu)
+        lang = self.language(convo, turn, nlu)
         decision = Decision(lang=lang, misunderstandings=convo.misunderstandings)
         if turn.contact_verified is not None:
             key = "contact_verified" if turn.contact_verified else "contact_refused"
             return self._say(decision, key, buttons=self._topic_buttons(lang))
         if not turn.text.strip() and not turn.payload:
             return self._say(decision, "non_text", buttons=self._topic_buttons(lang))
-        command = self.command_intent(turn.text) if not turn.payload else None
+        command = turn.command
         if command == "help":
             return self._say(decision, "capabilities", buttons=self._topic_buttons(lang))
         if command == "greet":
@@ -162,7 +152,7 @@ class DialoguePolicy:
             return self._escalate(decision, Reason.NEEDS_AGENT)
         return decision
 
-    def _not_understood(self, decision: Decision, nlu: Understanding) -> Decision:
+    def _not_understood(self, decision: Decision, nlu: NluResult) -> Decision:
         decision.misunderstandings += 1
         if decision.misunderstandings >= 2:
             return self._escalate(decision, Reason.NOT_UNDERSTOOD)
@@ -214,7 +204,8 @@ class DialoguePolicy:
         return [Button(self._kb.intent_label(t, lang), f"/{t}") for t in self._kb.topics]
 
     @staticmethod
-    def _language(convo: ConversationView, turn: Turn, nlu: Understanding | None) -> str:
+    def language(convo: ConversationView, turn: Turn, nlu: NluResult | None) -> str:
+        """The reply language: the channel's hint, else the text's, else the conversation's."""
         if turn.lang_hint in LANGUAGES:
             return turn.lang_hint
         if nlu is not None and turn.payload is None and any(c.isalpha() for c in turn.text):

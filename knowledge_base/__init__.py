@@ -10,9 +10,9 @@ string each.
 
 from __future__ import annotations
 
+from knowledge_base.answers import Answer, AnswerButton
 from knowledge_base.errors import KnowledgeBaseError
 from knowledge_base.loader import check_knowledge_base, load_knowledge_base
-from knowledge_base.models import Answer, ButtonSpec
 from knowledge_base.phrase_keys import PhraseKey
 from knowledge_base.schema import Article, Country, Zone
 from knowledge_base.service import KnowledgeBase
@@ -21,8 +21,8 @@ from knowledge_base.sources import DEFAULT_DATA_DIR
 __all__ = [
     "DEFAULT_DATA_DIR",
     "Answer",
+    "AnswerButton",
     "Article",
-    "ButtonSpec",
     "Country",
     "KnowledgeBase",
     "KnowledgeBaseError",

@@ -8,16 +8,20 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from knowledge_base.intents import ENTITIES, INTENT_FAMILIES, LANGUAGES, family_of
 from knowledge_base.lookup import Collision
 from knowledge_base.parsing import Parsed
-from knowledge_base.payload import parse_payload
 from knowledge_base.phrase_keys import PHRASE_KEYS
 from knowledge_base.rendering import CONTACTS_LIST, COUNTRY_VARIABLES, EXAMPLE_VARIABLES
 from knowledge_base.schema import ContactsFile, CountriesFile, IntentLabelsFile, PhrasesFile
 from knowledge_base.sources import Sources
 from knowledge_base.templates import scan
 from knowledge_base.yaml_doc import Loc, YamlDocument, display_path
+from nlu.intents import entities, families, family_of
+from nlu.languages import LANGUAGES
+from nlu.payload import parse_payload
+
+INTENT_FAMILIES: tuple[str, ...] = families()  # from the NLU domain, the intents' one owner
+ENTITIES: tuple[str, ...] = entities()
 
 # The phrases the code asks for (kb.phrase): exactly the one list in phrase_keys.py.
 REQUIRED_PHRASES: tuple[str, ...] = PHRASE_KEYS
@@ -141,8 +145,6 @@ def check_articles(sources: Sources, context: _Context) -> list[str]:
                 problems += _check_payload(
                     doc, button_loc, button.payload, context, needs_label=button.title is None
                 )
-            for position, payload in enumerate(article.follow_ups):
-                problems += _check_payload(doc, (*loc, "follow_ups", position), payload, context)
     unconditional = {
         article.intent
         for parsed in sources.articles
@@ -183,6 +185,12 @@ def check_phrases(parsed: Parsed[PhrasesFile], contact_names: Collection[str]) -
 def check_labels(parsed: Parsed[IntentLabelsFile], sources: Sources) -> list[str]:
     doc, labels = parsed.doc, parsed.model.intent_labels
     problems = [
+        doc.problem((field, position), f"{name!r} is not an intent family of the NLU domain")
+        for field in ("topics", "not_topics")
+        for position, name in enumerate(getattr(parsed.model, field))
+        if name not in INTENT_FAMILIES
+    ]
+    problems += [
         doc.problem(("intent_labels", key), f"unknown intent {key!r}")
         for key in labels
         if family_of(key) is None

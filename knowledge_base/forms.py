@@ -25,7 +25,7 @@ def _morph() -> pymorphy3.MorphAnalyzer:
     return pymorphy3.MorphAnalyzer(lang="ru")
 
 
-def normalize(text: str) -> str:
+def normalise(text: str) -> str:
     """Lower case, single spaces, straight apostrophes: the key of the country lookup."""
     text = " ".join(text.lower().split())
     for mark in _APOSTROPHES:
@@ -35,7 +35,7 @@ def normalize(text: str) -> str:
 
 def variants(form: str) -> set[str]:
     """``form`` and, when it has ё, its spelling with е."""
-    form = normalize(form)
+    form = normalise(form)
     return {form, form.replace("ё", "е")}
 
 

@@ -58,7 +58,7 @@ class FullName(LocalizedText):
     be: NonEmpty
 
 
-class Button(_Model):
+class ArticleButton(_Model):
     """A button; without a title it is labelled with its intent's label."""
 
     title: LocalizedText | None = None
@@ -73,8 +73,8 @@ class Article(_Model):
     needs_agent: bool = False
     asks: Identifier | None = None
     text: LocalizedText
-    buttons: tuple[Button, ...] = ()
-    follow_ups: tuple[PayloadText, ...] = ()
+    buttons: tuple[ArticleButton, ...] = ()
+    offers_topics: bool = False  # the topics of intent_labels.yml follow as buttons
 
     @property
     def family(self) -> str | None:

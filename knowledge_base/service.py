@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from knowledge_base.forms import normalize
-from knowledge_base.models import Answer, ButtonSpec
+from knowledge_base.answers import Answer, AnswerButton
+from knowledge_base.forms import normalise
 from knowledge_base.rendering import contact_variables, country_variables
-from knowledge_base.schema import Article, Button, Contact, Country, LocalizedText, Phrase, Zone
+from knowledge_base.schema import (
+    Article,
+    ArticleButton,
+    Contact,
+    Country,
+    LocalizedText,
+    Phrase,
+    Zone,
+)
 from knowledge_base.templates import placeholder_names, render
 from nlu.intents import FALLBACK_INTENT, family_of, intent_family
 from nlu.payload import parse_payload
@@ -118,8 +126,8 @@ class KnowledgeBase:
         """A country by canonical name or any surface form ("польшу", "UAE"), any case."""
         if not value:
             return None
-        canonical = self._lookup.get(normalize(value)) or self._lookup.get(
-            normalize(value).replace("ё", "е")
+        canonical = self._lookup.get(normalise(value)) or self._lookup.get(
+            normalise(value).replace("ё", "е")
         )
         return self._country_by_name.get(canonical) if canonical is not None else None
 
@@ -137,18 +145,22 @@ class KnowledgeBase:
         return Answer(
             article_id=article.id,
             text=render(text, values),
-            buttons=tuple(self._button(button, used) for button in article.buttons),
+            buttons=tuple(self._button(button, used) for button in article.buttons)
+            + (self._topic_buttons(used) if article.offers_topics else ()),
             needs_agent=article.needs_agent,
             asks=article.asks if article.asks not in present else None,
             source=article.source,
         )
 
-    def _button(self, button: Button, lang: str) -> ButtonSpec:
+    def _topic_buttons(self, lang: str) -> tuple[AnswerButton, ...]:
+        return tuple(AnswerButton(self.intent_label(t, lang), f"/{t}") for t in self._topics)
+
+    def _button(self, button: ArticleButton, lang: str) -> AnswerButton:
         if button.title is not None:
-            return ButtonSpec(button.title.pick(lang)[1], button.payload)
+            return AnswerButton(button.title.pick(lang)[1], button.payload)
         payload = parse_payload(button.payload)
         country = self._country_by_name.get(payload.entities.get("country", ""))
         title = (
             country.name(lang) if country is not None else self.intent_label(payload.intent, lang)
         )
-        return ButtonSpec(title, button.payload)
+        return AnswerButton(title, button.payload)

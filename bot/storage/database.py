@@ -50,7 +50,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict[str, object] = {"echo": echo, "pool_pre_ping": True}
+        # hide_parameters: a failed statement's log line must not carry message texts or phones
+        kwargs: dict[str, object] = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

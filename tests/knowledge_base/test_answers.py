@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from knowledge_base import Answer, ButtonSpec, KnowledgeBase, load_knowledge_base
-from knowledge_base.intents import TOPIC_INTENTS
+from knowledge_base import Answer, AnswerButton, KnowledgeBase, load_knowledge_base
 from tests.knowledge_base.conftest import replace_in
 
 PHONE_ABROAD = "+375 29 7770890"
@@ -56,10 +55,10 @@ def test_support_contacts_says_the_hotline_identifies_the_caller(kb: KnowledgeBa
 
 def test_out_of_scope_is_not_a_topic_article(kb: KnowledgeBase) -> None:
     result = answer(kb, "out_of_scope", "en")
-    topic_articles = {a.id for a in kb.articles if a.family in TOPIC_INTENTS}
+    topic_articles = {a.id for a in kb.articles if a.family in kb.topics}
     assert result.article_id not in topic_articles
     assert "can't help" in result.text
-    assert [button.payload for button in result.buttons] == [f"/{t}" for t in TOPIC_INTENTS]
+    assert [button.payload for button in result.buttons] == [f"/{t}" for t in kb.topics]
     assert not result.needs_agent
     ru = answer(kb, "out_of_scope", "ru")
     assert [button.title for button in ru.buttons] == [
@@ -85,7 +84,7 @@ def test_general_roaming_asks_for_the_country(kb: KnowledgeBase) -> None:
     assert result.article_id == "roaming_general"
     assert result.asks == "country"
     assert PHONE_ABROAD in result.text
-    assert ButtonSpec("Poland", '/roaming{"country": "Poland"}') in result.buttons
+    assert AnswerButton("Poland", '/roaming{"country": "Poland"}') in result.buttons
 
 
 def test_a_country_picks_the_article_that_requires_it(kb: KnowledgeBase) -> None:

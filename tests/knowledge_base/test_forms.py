@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from knowledge_base import KnowledgeBase
-from knowledge_base.forms import normalize, russian_forms
+from knowledge_base.forms import normalise, russian_forms
 
 
 def test_russian_case_forms_of_a_single_word() -> None:
@@ -39,8 +39,8 @@ def test_indeclinable_names() -> None:
     assert russian_forms("ОАЭ") == {"оаэ"}
 
 
-def test_normalize() -> None:
-    assert normalize("  Аб’яднаныя   Эміраты ") == "аб'яднаныя эміраты"
+def test_normalise() -> None:
+    assert normalise("  Аб’яднаныя   Эміраты ") == "аб'яднаныя эміраты"
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_the_lookup_table_for_the_nlu(kb: KnowledgeBase) -> None:
     for country in kb.countries:
         assert lookup[country.canonical.lower()] == country.canonical
         assert lookup[country.names.ru.lower()] == country.canonical
-        assert lookup[normalize(country.names.be)] == country.canonical
+        assert lookup[normalise(country.names.be)] == country.canonical
     lookup.clear()
     assert kb.country_lookup()  # a copy
 

@@ -11,8 +11,9 @@ from knowledge_base import (
     load_knowledge_base,
 )
 from knowledge_base.checks import REQUIRED_PHRASES
-from knowledge_base.intents import INTENT_FAMILIES
+from nlu.intents import families
 
+INTENT_FAMILIES = families()
 FINE_INTENTS = ("check_balance_negative", "roaming_prices", "roaming_trouble")
 
 

@@ -113,7 +113,7 @@ def test_unclosed_bracket(data_dir: Path) -> None:
 
 
 def test_unknown_field_suggests_the_right_one(data_dir: Path) -> None:
-    path = data_dir / "articles" / "out_of_scope.yml"
+    path = data_dir / "articles" / "balance.yml"
     replace_in(path, "    buttons:", "    butons:")
     assert problems_of(data_dir) == [
         where(path, line_of(path, "butons:"))
@@ -159,11 +159,11 @@ def test_unknown_intent_entity_and_payload(data_dir: Path) -> None:
 
 
 def test_malformed_payload(data_dir: Path) -> None:
-    path = data_dir / "articles" / "out_of_scope.yml"
-    replace_in(path, "- payload: /my_number", "- payload: my_number")
+    path = data_dir / "articles" / "roaming.yml"
+    replace_in(path, """- payload: '/roaming{"country": "Poland"}'""", "- payload: roaming")
     [problem] = problems_of(data_dir)
-    assert problem.startswith(where(path, line_of(path, "payload: my_number")))
-    assert "articles[0].buttons[1].payload: bad payload 'my_number'" in problem
+    assert problem.startswith(where(path, line_of(path, "payload: roaming")))
+    assert "articles[0].buttons[1].payload: bad payload 'roaming'" in problem
 
 
 def test_a_family_without_an_answer(data_dir: Path) -> None:
@@ -198,7 +198,7 @@ def test_a_form_naming_two_countries(data_dir: Path) -> None:
 
 
 def test_several_problems_at_once(data_dir: Path) -> None:
-    replace_in(data_dir / "articles" / "out_of_scope.yml", "    buttons:", "    butons:")
+    replace_in(data_dir / "articles" / "balance.yml", "    buttons:", "    butons:")
     replace_in(data_dir / "articles" / "my_number.yml", "    source: example", "    source: 3")
     assert len(problems_of(data_dir)) == 2
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ButtonSpec:
+class AnswerButton:
     """A button, already localised; ``payload`` is Rasa style: ``/intent{"entity": "value"}``."""
 
     title: str
@@ -24,7 +24,7 @@ class Answer:
 
     article_id: str
     text: str
-    buttons: tuple[ButtonSpec, ...]
+    buttons: tuple[AnswerButton, ...]
     needs_agent: bool
     asks: str | None
     source: str
