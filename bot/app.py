@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 
 from bot import health
 from bot.config import Settings, get_settings
+from bot.http_guard import BodyLimit, SecurityHeaders
 from bot.services import Services, build_services
 from channels.web.api import router as webchat_router
+from channels.web.limits import WebChatLimits
 
 ServicesFactory = Callable[[Settings], Services]
 
@@ -36,8 +38,17 @@ def create_app(
         description="Customer-support bot for mobile operators: web chat, agent desk, health.",
         version="0.1.0",
         lifespan=lifespan,
+        # No Swagger UI / ReDoc pages: FastAPI loads them from a CDN, and third-party script
+        # on our origin could call the desk API with an agent's cookie. The schema stays at
+        # /openapi.json for any local viewer.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
+    app.state.webchat_limits = WebChatLimits.from_settings(settings)
+    # the last added runs first: headers go on everything, the 413 included
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.include_router(health.router)
     app.include_router(webchat_router)

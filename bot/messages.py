@@ -15,6 +15,11 @@ from typing import Any
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
+# InboundMessage.metadata keys the core and the handoff understand (stored with the message):
+# the network address an anonymous client wrote from (the web chat sets it), so that one address
+# cannot flood the agents' queue; never shown to agents.
+CLIENT_ADDRESS = "client_address"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

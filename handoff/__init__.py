@@ -45,7 +45,10 @@ def build_handoff(
     )
     return HandoffModule(
         settings=settings,
-        hooks=DeskHooks(kb=kb, events=events, wait_policy=wait_policy),
+        hooks=DeskHooks(
+            kb=kb, events=events, wait_policy=wait_policy,
+            max_open_per_address=settings.webchat_max_open_handoffs_per_ip,
+        ),
         accounts=Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours),
                           gate=PasswordGate(settings.desk_login_max_concurrent)),
         limiter=LoginLimiter(

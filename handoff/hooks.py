@@ -13,10 +13,10 @@ import logging
 import re
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.messages import Button, OutboundMessage, utcnow
+from bot.messages import CLIENT_ADDRESS, Button, OutboundMessage, utcnow
 from bot.policy import Reason
 from bot.storage import Conversation, ConversationState, Message
 from handoff.card import build_card, merge_sentiment
@@ -74,11 +74,47 @@ def is_cancel(message: Message) -> bool:
     return " ".join(text.split()) in load_lexicon().cancel
 
 
+async def _client_of(session: AsyncSession, conversation: Conversation) -> str | None:
+    """The client address the channel put on the message being answered (the oldest
+    unprocessed one; the latest inbound when called outside a turn). Only the web chat sends
+    one; other channels' subscribers are known to their platform and are not capped."""
+    inbound = select(Message.meta).where(
+        Message.conversation_id == conversation.id, Message.direction == "in"
+    )
+    pending = await session.execute(
+        inbound.where(Message.processed_at.is_(None)).order_by(Message.id).limit(1)
+    )
+    row = pending.first() or (
+        await session.execute(inbound.order_by(Message.id.desc()).limit(1))
+    ).first()
+    meta = row.meta if row is not None else None
+    meta = meta or {}
+    address = meta.get(CLIENT_ADDRESS)
+    return str(address)[:64] if isinstance(address, str) and address else None
+
+
+async def _open_from(session: AsyncSession, address: str) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(Handoff).where(
+            Handoff.client_address == address, Handoff.status.in_(HandoffStatus.OPEN)
+        )
+    )
+    return int(count or 0)
+
+
 class DeskHooks:
-    def __init__(self, *, kb: KnowledgeBase, events: DeskEvents, wait_policy: WaitPolicy) -> None:
+    def __init__(
+        self,
+        *,
+        kb: KnowledgeBase,
+        events: DeskEvents,
+        wait_policy: WaitPolicy,
+        max_open_per_address: int = 0,
+    ) -> None:
         self._kb = kb
         self._events = events
         self._wait = wait_policy
+        self._max_open_per_address = max_open_per_address  # 0 = no cap
 
     # -- HandoffHooks ------------------------------------------------------------------------
 
@@ -110,6 +146,13 @@ class DeskHooks:
                 else ConversationState.WITH_AGENT
             )
             return [OutboundMessage(text=self._kb.phrase("handoff_already_waiting", lang))]
+        address = await _client_of(session, conversation)
+        cap = self._max_open_per_address
+        if address and cap and await _open_from(session, address) >= cap:
+            # one anonymous client must not flood the agents' queue: no new handoff
+            log.info("conversation %s not escalated: open handoff cap of its address reached",
+                     conversation.id)
+            return [OutboundMessage(text=self._kb.phrase("handoff_limit", lang))]
         reason = await self._refine(session, conversation, reason)
         now = utcnow()
         card = await build_card(session, self._kb, conversation, reason=reason, lang=lang,
@@ -124,6 +167,7 @@ class DeskHooks:
             sentiment=float(card["sentiment"]["score"]),
             created_at=now,
             last_subscriber_at=now,
+            client_address=address,
         )
         session.add(handoff)
         await session.flush()

@@ -1,7 +1,7 @@
 """Handoff tables: agents and their login sessions, handoffs (one per escalation) and notes.
 
 They share the core's declarative ``Base`` so foreign keys reach ``conversations``; the
-schema comes from the Alembic migration ``0002_handoff``.
+schema comes from the Alembic migrations ``0002_handoff`` and ``0004_handoff_client_address``.
 """
 
 from __future__ import annotations
@@ -94,6 +94,9 @@ class Handoff(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[int | None] = mapped_column(Integer)
     rated_at: Mapped[datetime | None] = mapped_column()
+    # where an anonymous (web chat) subscriber wrote from: caps open handoffs per address.
+    # Abuse control only: never shown on the card or in the desk API.
+    client_address: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class HandoffNote(Base):

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from handoff.api import agent_out, log_in
-from handoff.deps import COOKIE_NAME, ModuleDep, presented_token
+from handoff.deps import ModuleDep, presented_token, set_session_cookie
 from handoff.errors import InvalidCredentials
 from handoff.schemas import LoginIn, SessionOut
 
@@ -63,16 +63,9 @@ async def open_session(
 ) -> SessionOut:
     """The page's login: the token goes into an HttpOnly cookie, never to JavaScript."""
     done = await log_in(module, request, body, kind="cookie")
-    settings = module.settings
-    response.set_cookie(
-        COOKIE_NAME,
-        done.token,
-        max_age=int(settings.desk_session_hours * 3600),
-        path="/",
-        httponly=True,
-        samesite="strict",
-        secure=settings.is_production or request.url.scheme == "https",
-    )
+    # Secure unless ABONENT_PLAIN_HTTP: behind a TLS-terminating proxy the app itself sees
+    # plain HTTP, so the request's scheme cannot decide it
+    set_session_cookie(response, done.token, module.settings)
     return SessionOut(agent=agent_out(done.agent), expires_at=done.expires_at)
 
 

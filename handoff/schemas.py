@@ -1,13 +1,25 @@
-"""Bodies of the desk API (also what the desk page reads). Field names are the API contract."""
+"""Bodies of the desk API (also what the desk page reads). Field names are the API contract.
+
+Every time is UTC with its offset (``2026-11-30T08:00:00Z``): SQLite hands datetimes back
+without a zone, PostgreSQL with one, and the API must not show the difference.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 MAX_TEXT = 4000
+
+
+def _utc(value: datetime) -> datetime:
+    """A naive datetime is UTC (how the app stores every time); an aware one is converted."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 def _clean(text: str) -> str:
@@ -29,13 +41,13 @@ class AgentOut(BaseModel):
 class TokenOut(BaseModel):
     token: str = Field(description="send it as `Authorization: Bearer TOKEN`")
     token_type: str = "bearer"
-    expires_at: datetime
+    expires_at: UtcDateTime
     agent: AgentOut
 
 
 class SessionOut(BaseModel):
     agent: AgentOut
-    expires_at: datetime | None = None
+    expires_at: UtcDateTime | None = None
 
 
 class TextIn(BaseModel):
@@ -61,7 +73,7 @@ class CloseIn(BaseModel):
 
 class TranscriptEntry(BaseModel):
     id: int
-    at: datetime
+    at: UtcDateTime
     direction: str = Field(description="in: from the subscriber; out: to the subscriber")
     sender: str = Field(description="subscriber | bot | agent")
     agent: str | None = None
@@ -91,8 +103,9 @@ class SentimentOut(BaseModel):
     cues: list[str] = []
 
 
-class ContextCard(BaseModel):
-    """What the bot learned: the agent should not need to ask again."""
+class CardSummary(BaseModel):
+    """What the bot learned: the agent should not need to ask again (the queue shows this;
+    the conversation view adds the transcript)."""
 
     channel: str
     lang: str
@@ -103,7 +116,10 @@ class ContextCard(BaseModel):
     intents: list[IntentSeen]
     entities: dict[str, str]
     sentiment: SentimentOut
-    escalated_at: datetime
+    escalated_at: UtcDateTime
+
+
+class ContextCard(CardSummary):
     transcript: list[TranscriptEntry]
 
 
@@ -117,33 +133,34 @@ class QueueItem(BaseModel):
     priority: float = Field(description="minutes of waiting plus head starts; higher first")
     position: int | None = Field(None, description="place in the queue while waiting (1 = next)")
     waiting_seconds: float = Field(description="since escalation")
-    created_at: datetime
-    claimed_at: datetime | None = None
-    first_reply_at: datetime | None = None
-    last_subscriber_at: datetime | None = None
-    last_agent_at: datetime | None = None
+    created_at: UtcDateTime
+    claimed_at: UtcDateTime | None = None
+    first_reply_at: UtcDateTime | None = None
+    last_subscriber_at: UtcDateTime | None = None
+    last_agent_at: UtcDateTime | None = None
     agent: str | None = Field(None, description="username of the agent who claimed it")
     summary: str
-    card: ContextCard
+    card: CardSummary = Field(description="the context card without the transcript")
 
 
 class QueueOut(BaseModel):
     waiting: list[QueueItem]
     active: list[QueueItem]
-    generated_at: datetime
+    generated_at: UtcDateTime
 
 
 class NoteOut(BaseModel):
     id: int
     agent: str
     text: str
-    at: datetime
+    at: UtcDateTime
 
 
 class ConversationOut(QueueItem):
+    card: ContextCard  # the full card, transcript included
     state: str = Field(description="the conversation: bot | waiting_agent | with_agent | closed")
     resolution: str | None = None
-    ended_at: datetime | None = None
+    ended_at: UtcDateTime | None = None
     rating: int | None = None
     wait_seconds: float | None = Field(None, description="escalation to the first agent reply")
     notes: list[NoteOut]
@@ -160,11 +177,11 @@ class MessageOut(BaseModel):
     id: int
     conversation_id: str
     text: str
-    at: datetime
+    at: UtcDateTime
 
 
 class PeriodStats(BaseModel):
-    since: datetime
+    since: UtcDateTime
     handoffs: int
     answered: int = Field(description="got a first agent reply")
     answered_within_target: int

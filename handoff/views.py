@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +18,14 @@ from handoff.card import transcripts
 from handoff.errors import Forbidden, NotFound
 from handoff.models import Agent, Handoff, HandoffNote, HandoffStatus
 from handoff.queue import current_handoff, handoff_priority, open_handoffs, ordered
-from handoff.schemas import ContextCard, ConversationOut, NoteOut, QueueItem, QueueOut
+from handoff.schemas import (
+    CardSummary,
+    ContextCard,
+    ConversationOut,
+    NoteOut,
+    QueueItem,
+    QueueOut,
+)
 from handoff.timeutil import seconds_between
 
 
@@ -61,6 +67,7 @@ class DeskViews:
             if not may_see(viewer, handoff):
                 raise Forbidden("another agent handles this conversation")
             [item] = await self._items(session, [handoff], now)
+            texts = await transcripts(session, [conversation_id])
             notes = (
                 await session.execute(
                     select(HandoffNote, Agent.username)
@@ -76,8 +83,12 @@ class DeskViews:
                      if h.status == HandoffStatus.WAITING], now
                 )
                 item.position = [h.id for h in waiting].index(handoff.id) + 1
+        card = ContextCard.model_validate(
+            {**item.card.model_dump(), "transcript": texts[conversation_id]}
+        )
         return ConversationOut(
-            **item.model_dump(),
+            **item.model_dump(exclude={"card"}),
+            card=card,
             state=conversation.state,
             resolution=handoff.resolution,
             ended_at=handoff.ended_at,
@@ -89,7 +100,8 @@ class DeskViews:
     async def _items(
         self, session: AsyncSession, handoffs: Sequence[Handoff], now: datetime
     ) -> list[QueueItem]:
-        texts = await transcripts(session, (h.conversation_id for h in handoffs))
+        """The handoffs as queue items: the card without the transcript, so a queue render
+        costs one row per handoff however long the conversations are."""
         agent_ids = {h.agent_id for h in handoffs if h.agent_id is not None}
         names: dict[int, str] = {}
         if agent_ids:
@@ -97,12 +109,10 @@ class DeskViews:
                 select(Agent.id, Agent.username).where(Agent.id.in_(agent_ids))
             )
             names = {row.id: row.username for row in rows}
-        return [_item(h, texts[h.conversation_id], names, now) for h in handoffs]
+        return [_item(h, names, now) for h in handoffs]
 
 
-def _item(
-    handoff: Handoff, transcript: list[dict[str, Any]], names: dict[int, str], now: datetime
-) -> QueueItem:
+def _item(handoff: Handoff, names: dict[int, str], now: datetime) -> QueueItem:
     card = dict(handoff.card or {})
     end = handoff.ended_at or now
     return QueueItem(
@@ -119,17 +129,16 @@ def _item(
         last_agent_at=handoff.last_agent_at,
         agent=names.get(handoff.agent_id) if handoff.agent_id is not None else None,
         summary=str(card.get("summary") or "—"),
-        card=ContextCard(
-            channel=card.get("channel") or handoff.channel,
-            lang=card.get("lang") or handoff.lang,
-            identity=card.get("identity") or {},
-            reason=handoff.reason,
-            topic=card.get("topic"),
-            summary=str(card.get("summary") or "—"),
-            intents=card.get("intents") or [],
-            entities=card.get("entities") or {},
-            sentiment=card.get("sentiment") or {},
-            escalated_at=card.get("escalated_at") or handoff.created_at,
-            transcript=transcript,
-        ),
+        card=CardSummary.model_validate({
+            "channel": card.get("channel") or handoff.channel,
+            "lang": card.get("lang") or handoff.lang,
+            "identity": card.get("identity") or {},
+            "reason": handoff.reason,
+            "topic": card.get("topic"),
+            "summary": str(card.get("summary") or "—"),
+            "intents": card.get("intents") or [],
+            "entities": card.get("entities") or {},
+            "sentiment": card.get("sentiment") or {},
+            "escalated_at": card.get("escalated_at") or handoff.created_at,
+        }),
     )

@@ -7,13 +7,16 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from bot.client_address import client_address
 from bot.conversations import StoredReply
 from bot.deps import ConversationsDep, NotifierDep, SettingsDep
-from bot.messages import InboundMessage
+from bot.messages import CLIENT_ADDRESS, InboundMessage
 from channels.web.channel import WEBCHAT
+from channels.web.limits import WebChatLimits
 from channels.web.schemas import (
     MAX_ID,
     ButtonOut,
@@ -23,7 +26,19 @@ from channels.web.schemas import (
     WebChatUpdates,
 )
 
-PAGE = Path(__file__).resolve().parent / "static" / "index.html"
+STATIC = Path(__file__).resolve().parent / "static"
+PAGE = STATIC / "index.html"
+ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
+# The page loads only its own script and style (no inline code), talks only to this origin
+# and may not be framed: a subscriber's text can never run as code on it.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    ),
+    "Cache-Control": "no-cache",
+}
 
 router = APIRouter(tags=["web chat"])
 
@@ -39,20 +54,59 @@ def _reply(stored: StoredReply) -> ReplyOut:
     )
 
 
-@router.post("/api/webchat/messages", response_model=WebChatAnswer)
-async def post_message(body: WebChatMessageIn, conversations: ConversationsDep) -> WebChatAnswer:
+def _limits(request: Request) -> WebChatLimits:
+    return request.app.state.webchat_limits  # type: ignore[no-any-return]
+
+
+def _check_length(body: WebChatMessageIn, max_text: int) -> None:
+    if body.text is not None and len(body.text) > max_text:
+        raise RequestValidationError([{
+            "loc": ("body", "text"),
+            "msg": f"String should have at most {max_text} characters",
+            "type": "string_too_long",
+        }])
+
+
+@router.post(
+    "/api/webchat/messages",
+    response_model=WebChatAnswer,
+    responses={
+        413: {"description": "the body is larger than ABONENT_MAX_BODY_BYTES"},
+        422: {"description": "bad input; nothing stored"},
+        429: {"description": "too many messages; see Retry-After; nothing stored"},
+    },
+)
+async def post_message(
+    body: WebChatMessageIn,
+    request: Request,
+    conversations: ConversationsDep,
+    settings: SettingsDep,
+) -> WebChatAnswer | Response:
     """Send a subscriber's message (or a pressed button's payload); answers with the bot's replies.
 
     A repeated ``message_id`` returns the first answer again and is never answered twice.
+    Too many messages from one client address or one ``user_id`` (per minute) answer ``429``
+    with ``Retry-After`` and store nothing.
     """
+    _check_length(body, settings.webchat_max_text)
+    address = client_address(request, settings.trusted_proxy_networks)
+    wait = _limits(request).admit(address, body.user_id)
+    if wait:
+        return JSONResponse(
+            status_code=429,
+            content={"error": f"too many messages: try again in {wait} s"},
+            headers={"Retry-After": str(wait)},
+        )
     message_id = body.message_id or uuid.uuid4().hex
     inbound = InboundMessage(
         channel=WEBCHAT,
         channel_user_id=body.user_id,
-        channel_message_id=f"{body.user_id}:{message_id}",
+        # unique per identity, not per channel: the core dedupes on (identity, message id)
+        channel_message_id=message_id,
         text=body.text or "",
         payload=body.payload,
         lang=body.lang,
+        metadata={CLIENT_ADDRESS: address},
     )
     received = await conversations.receive(inbound)
     replies = [_reply(r) for r in received.replies]
@@ -97,5 +151,16 @@ async def get_updates(
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def page() -> HTMLResponse:
-    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+async def page(settings: SettingsDep) -> HTMLResponse:
+    html = PAGE.read_text(encoding="utf-8").replace(
+        "__MAX_TEXT__", str(settings.webchat_max_text)
+    )
+    return HTMLResponse(html, headers=PAGE_HEADERS)
+
+
+@router.get("/webchat/assets/{name}", include_in_schema=False)
+async def asset(name: str) -> Response:
+    if name not in ASSETS:
+        return JSONResponse(status_code=404, content={"error": "no such asset"})
+    return Response((STATIC / name).read_bytes(), media_type=ASSETS[name],
+                    headers={"Cache-Control": "no-cache"})

@@ -6,7 +6,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
-MAX_TEXT = 4000
 MAX_ID = 128
 
 
@@ -14,7 +13,9 @@ class WebChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     user_id: StrictStr = Field(min_length=1, max_length=MAX_ID, pattern=r"^[\w.:@-]+$")
-    text: StrictStr | None = Field(None, max_length=MAX_TEXT)
+    # its length limit is WEBCHAT_MAX_TEXT, checked by the route (settings are per app); the
+    # body limit (ABONENT_MAX_BODY_BYTES) bounds it before that
+    text: StrictStr | None = None
     payload: StrictStr | None = Field(None, min_length=1, max_length=1000)
     lang: Literal["ru", "en", "be"] | None = None
     message_id: StrictStr | None = Field(None, min_length=1, max_length=MAX_ID)

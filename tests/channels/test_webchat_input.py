@@ -38,7 +38,7 @@ async def count_messages(services: object) -> int:
     [
         ({"user_id": "u1", "text": ""}, "non-empty"),
         ({"user_id": "u1", "text": "   \n "}, "non-empty"),
-        ({"user_id": "u1", "text": "x" * 100_000}, "text"),
+        ({"user_id": "u1", "text": "x" * 4001}, "at most 4000 characters"),
         ({"user_id": "u1", "text": 123}, "text"),
         ({"user_id": 5, "text": "hi"}, "user_id"),
         ({"text": "hi"}, "user_id"),
@@ -90,14 +90,15 @@ async def test_nlu_down_is_answered_honestly_and_goes_to_a_person(
     app_without_nlu: tuple[httpx.AsyncClient, object],
 ) -> None:
     http, services = app_without_nlu
-    response = await http.post("/api/webchat/messages",
-                               json={"user_id": "u-down", "text": "какой у меня баланс"})
-    assert response.status_code == 200
-    answer = response.json()
-    assert answer["state"] == "waiting_agent"
-    text = " ".join(r["text"] for r in answer["replies"])
+    question = {"user_id": "u-down", "text": "у меня странная проблема"}  # no keyword knows it
+    first = await http.post("/api/webchat/messages", json=question)
+    assert first.status_code == 200
+    assert first.json()["state"] == "bot", "one failure does not flood the agents"
+    text = " ".join(r["text"] for r in first.json()["replies"])
     assert "+375 29 7770890" in text and "0890" in text
-    assert await count_messages(services) >= 2  # the question is kept, with the answers
+    second = await http.post("/api/webchat/messages", json=question)
+    assert second.json()["state"] == "waiting_agent", "the second failure in a row hands over"
+    assert await count_messages(services) >= 4  # the questions are kept, with the answers
 
 
 async def test_health_and_readiness_say_what_is_missing(
@@ -116,5 +117,30 @@ async def test_the_chat_page_is_served(app_without_nlu: tuple[httpx.AsyncClient,
     http, _ = app_without_nlu
     page = await http.get("/")
     assert page.status_code == 200
-    assert "/api/webchat/messages" in page.text
-    assert "innerHTML" not in page.text  # subscriber text is only ever set as textContent
+    assert 'maxlength="4000"' in page.text  # WEBCHAT_MAX_TEXT
+    script = await http.get("/webchat/assets/chat.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert "/api/webchat/messages" in script.text
+    assert "innerHTML" not in script.text  # subscriber text is only ever set as textContent
+
+
+async def test_the_text_limit_follows_the_setting(database_url: str) -> None:
+    """WEBCHAT_MAX_TEXT: a longer text gets a clear 422 and nothing is stored."""
+    settings = base_settings(
+        database_url=database_url, rasa_url=f"http://127.0.0.1:{free_port()}", nlu_retries=0,
+        nlu_timeout=1.0, webchat_max_text=50,
+    )
+    app = create_app(settings)
+    async with LiveServer(app) as server, httpx.AsyncClient(base_url=server.url) as http:
+        too_long = await http.post("/api/webchat/messages",
+                                   json={"user_id": "u-long", "text": "я" * 51})
+        assert too_long.status_code == 422
+        assert too_long.json()["error"] == (
+            "invalid request: text: String should have at most 50 characters"
+        )
+        assert await count_messages(app.state.services) == 0
+        fits = await http.post("/api/webchat/messages",
+                               json={"user_id": "u-long", "text": "я" * 50})
+        assert fits.status_code == 200
+        assert 'maxlength="50"' in (await http.get("/")).text

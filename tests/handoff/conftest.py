@@ -1,9 +1,9 @@
 """Fixtures for the handoff: the real app on loopback with the desk, a subscriber on the web
 chat and agents who log in through the API.
 
-``desk_app`` needs no Rasa: its NLU points at a closed port, so every first message
-escalates with the reason ``nlu_unavailable`` (a quick way to fill the queue). The Rasa
-tests use ``running_app`` from tests/conftest.py through ``rasa_desk``.
+``desk_app`` needs no Rasa: its NLU points at a closed port, so a message no keyword
+understands, sent twice, escalates with the reason ``nlu_unavailable`` (a quick way to fill the
+queue). The Rasa tests use ``running_app`` from tests/conftest.py through ``rasa_desk``.
 """
 
 from __future__ import annotations

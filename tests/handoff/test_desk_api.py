@@ -1,26 +1,39 @@
-"""The desk API through the real app and database, with the NLU down (no Rasa needed): every
-first message escalates with ``nlu_unavailable``; an outburst escalates before the NLU matters.
+"""The desk API through the real app and database, with the NLU down (no Rasa needed): a
+message no keyword knows is not understood, and the second such message in a row escalates with
+``nlu_unavailable``; an outburst escalates before the NLU matters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 
 from handoff.models import Handoff
-from tests.handoff.conftest import Desk, eventually, new_user
+from tests.handoff.conftest import Agent, Desk, eventually, new_user
+
+UNKNOWN = "у меня странная проблема"  # no keyword the bot knows while the NLU is down
 
 
-async def escalated(
-    desk: Desk, text: str = "какой у меня баланс"
-) -> tuple[str, str, dict[str, Any]]:
-    """A new subscriber whose first message lands in the queue: (user, conversation, answer)."""
+async def escalated(desk: Desk, text: str = UNKNOWN) -> tuple[str, str, dict[str, Any]]:
+    """A new subscriber whose message lands in the queue: (user, conversation, answer)."""
     user = new_user()
     answer = await desk.say(user, text)
+    if answer["state"] != "waiting_agent":  # not understood once: the second time hands over
+        answer = await desk.say(user, text)
     assert answer["state"] == "waiting_agent"
     return user, answer["conversation_id"], answer
+
+
+async def conversation_of(desk: Desk, agent: Agent, conversation_id: str) -> dict[str, Any]:
+    response = await desk.http.get(f"/api/desk/conversations/{conversation_id}",
+                                   headers=agent.headers)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
 
 
 def item_of(queue: dict[str, Any], conversation_id: str) -> dict[str, Any] | None:
@@ -42,10 +55,12 @@ async def test_escalation_puts_a_handoff_with_its_card_in_the_queue(desk_app: De
     assert card["reason"] == item["reason"] == "nlu_unavailable"
     assert card["channel"] == "webchat" and card["lang"] == "ru"
     assert card["identity"]["channel_user_id"] == user
-    texts = [(m["sender"], m["text"]) for m in card["transcript"]]
-    assert ("subscriber", "какой у меня баланс") in texts
+    assert "transcript" not in card, "the queue carries no transcripts"
+    detail = await conversation_of(desk_app, agent, conversation)
+    texts = [(m["sender"], m["text"]) for m in detail["card"]["transcript"]]
+    assert ("subscriber", UNKNOWN) in texts
     assert any(sender == "bot" and "0890" in text for sender, text in texts)
-    assert "какой у меня баланс" in item["summary"]
+    assert UNKNOWN in item["summary"]
 
 
 async def test_while_waiting_messages_go_to_the_handoff(desk_app: Desk) -> None:
@@ -56,10 +71,10 @@ async def test_while_waiting_messages_go_to_the_handoff(desk_app: Desk) -> None:
     second = await desk_app.say(user, "алло?")
     assert second["replies"] == [], "acknowledged once, then quiet"
     agent = await desk_app.create_agent("anna")
-    item = item_of(await desk_app.queue(agent), conversation)
-    assert item is not None
-    assert [m["text"] for m in item["card"]["transcript"] if m["sender"] == "subscriber"][-2:] == [
-        "у меня списали деньги", "алло?"]
+    assert item_of(await desk_app.queue(agent), conversation) is not None
+    detail = await conversation_of(desk_app, agent, conversation)
+    assert [m["text"] for m in detail["card"]["transcript"]
+            if m["sender"] == "subscriber"][-2:] == ["у меня списали деньги", "алло?"]
 
 
 async def test_claim_reply_close_rate_and_stats(desk_app: Desk) -> None:
@@ -189,7 +204,7 @@ async def test_cancel_while_waiting_goes_back_to_the_bot(desk_app: Desk) -> None
 
     # the button works too, in English
     user2 = new_user()
-    await desk_app.say(user2, "what is my balance", lang="en")
+    await desk_app.say(user2, payload="/human_request", lang="en")
     by_button = await desk_app.say(user2, payload="/cancel")
     assert by_button["state"] == "bot"
     assert "cancelled" in by_button["replies"][0]["text"]
@@ -228,7 +243,7 @@ async def test_notes_are_internal(desk_app: Desk) -> None:
 
 
 async def test_an_outburst_escalates_and_jumps_the_queue(desk_app: Desk) -> None:
-    _, calm, _ = await escalated(desk_app, "какой у меня баланс")
+    _, calm, _ = await escalated(desk_app)
     outburst = "Вы меня достали, верните деньги, мошенники!!!"
     _, angry, answer = await escalated(desk_app, outburst)
     texts = [r["text"] for r in answer["replies"]]
@@ -242,3 +257,77 @@ async def test_an_outburst_escalates_and_jumps_the_queue(desk_app: Desk) -> None
     assert top["card"]["sentiment"]["label"] == "strongly_negative"
     assert top["priority"] > queue["waiting"][1]["priority"]
     assert [i["position"] for i in queue["waiting"]] == [1, 2]
+
+
+async def test_one_address_may_open_only_a_few_handoffs(desk_app: Desk) -> None:
+    """WEBCHAT_MAX_OPEN_HANDOFFS_PER_IP (3 by default): the next request for a person from the
+    same client address gets the handoff_limit answer and nothing reaches the queue."""
+    cap = desk_app.services.settings.webchat_max_open_handoffs_per_ip
+    assert cap == 3
+    first = new_user()
+    for user in [first] + [new_user() for _ in range(cap - 1)]:
+        assert (await desk_app.say(user, payload="/human_request"))["state"] == "waiting_agent"
+    extra = new_user()
+    refused = await desk_app.say(extra, payload="/human_request")
+    assert refused["state"] == "bot"
+    assert "слишком много обращений" in refused["replies"][-1]["text"]
+    assert "0890" in refused["replies"][-1]["text"], "told where else to get help"
+
+    supervisor = await desk_app.create_agent("sofia", role="supervisor")
+    queue = await desk_app.queue(supervisor)
+    assert item_of(queue, refused["conversation_id"]) is None
+    assert len(queue["waiting"]) == cap
+
+    # another client address is not affected
+    async with httpx.AsyncClient(
+        base_url=desk_app.url, timeout=30,
+        transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2"),
+    ) as other:
+        response = await other.post("/api/webchat/messages",
+                                    json={"user_id": new_user(), "payload": "/human_request"})
+        assert response.status_code == 200 and response.json()["state"] == "waiting_agent"
+
+    # the address is kept on the handoff for the count, and never shown to agents
+    async with desk_app.services.db.sessions() as session:
+        addresses = sorted((await session.scalars(select(Handoff.client_address))).all())
+    assert addresses == ["127.0.0.1"] * cap + ["127.0.0.2"]
+    queue = await desk_app.queue(supervisor)
+    detail = await conversation_of(desk_app, supervisor, queue["waiting"][0]["conversation_id"])
+    for shown in (json.dumps(queue), json.dumps(detail)):
+        assert "127.0.0." not in shown and "client_address" not in shown
+
+    # a cancelled handoff frees a place
+    assert (await desk_app.say(first, payload="/cancel"))["state"] == "bot"
+    again = await desk_app.say(extra, payload="/human_request")
+    assert again["state"] == "waiting_agent"
+
+
+UTC_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
+
+
+def times_in(value: Any, key: str = "") -> list[tuple[str, str]]:
+    """Every (key, value) in a JSON document that looks like a timestamp."""
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in times_in(v, k)]
+    if isinstance(value, list):
+        return [t for v in value for t in times_in(v, key)]
+    if isinstance(value, str) and re.match(r"^\d{4}-\d\d-\d\dT", value):
+        return [(key, value)]
+    return []
+
+
+async def test_every_time_in_the_desk_api_is_utc_with_an_offset(desk_app: Desk) -> None:
+    _, conversation, _ = await escalated(desk_app)
+    anna = await desk_app.create_agent("anna")
+    assert (await desk_app.post(anna, conversation, "claim")).status_code == 200
+    assert (await desk_app.post(anna, conversation, "messages", {"text": "Hi"})).status_code == 201
+    assert (await desk_app.post(anna, conversation, "notes", {"text": "n"})).status_code == 201
+    queue = await desk_app.queue(anna)
+    detail = await conversation_of(desk_app, anna, conversation)
+    stats = await desk_app.stats(anna)
+    found = times_in(queue) + times_in(detail) + times_in(stats)
+    keys = {key for key, _ in found}
+    # the kinds of times the desk shows: queue, card, transcript, notes, stats
+    assert {"generated_at", "created_at", "claimed_at", "first_reply_at", "escalated_at", "at",
+            "since"} <= keys
+    assert [(k, v) for k, v in found if not UTC_TIME.match(v)] == []

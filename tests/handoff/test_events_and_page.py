@@ -37,7 +37,10 @@ async def test_the_event_stream_pushes_a_new_handoff(desk_app: Desk) -> None:
         events = queue_events(stream.aiter_lines())
         first = await asyncio.wait_for(anext(events), 5)
         assert first["waiting"] == []
-        answer = await desk_app.say(new_user(), "какой у меня баланс")
+        user = new_user()  # the NLU is down: the second message no keyword knows escalates
+        await desk_app.say(user, "у меня странная проблема")
+        answer = await desk_app.say(user, "у меня странная проблема")
+        assert answer["state"] == "waiting_agent"
 
         async def until_it_shows() -> dict[str, Any]:
             async for queue in events:
