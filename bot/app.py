@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -12,18 +12,14 @@ from fastapi.responses import JSONResponse
 from bot import health
 from bot.config import Settings, get_settings
 from bot.http_guard import BodyLimit, SecurityHeaders
-from bot.services import Services, build_services
+from bot.services import build_services
 from channels.web.api import router as webchat_router
 from channels.web.limits import WebChatLimits
 
-ServicesFactory = Callable[[Settings], Services]
 
-
-def create_app(
-    settings: Settings | None = None, *, services_factory: ServicesFactory = build_services
-) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    services = services_factory(settings)
+    services = build_services(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +41,13 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
+    # what routes reach through bot/deps.py (by name, without importing the composition root)
+    app.state.settings = settings
+    app.state.db = services.db
+    app.state.nlu = services.nlu
+    app.state.conversations = services.conversations
+    app.state.notifier = services.notifier
+    app.state.extensions = services.extensions
     app.state.webchat_limits = WebChatLimits.from_settings(settings)
     # the last added runs first: headers go on everything, the 413 included
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import failpoints
-from bot.handoff_hooks import AGENT_STATES, HandoffHooks
+from bot.handoff_contract import AGENT_STATES, HandoffHooks
 from bot.locks import KeyedLocks
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 from bot.notify import Notifier

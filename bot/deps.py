@@ -1,34 +1,43 @@
-"""FastAPI dependencies: the app's services, reached by name in route signatures."""
+"""FastAPI dependencies: the app's collaborators, reached by name in route signatures.
+
+The composition root (``bot/app.py``) puts them on ``app.state``; nothing here imports it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
 from bot.config import Settings
 from bot.conversations import Conversations
 from bot.notify import Notifier
-from bot.services import Services
-
-
-def get_services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+from bot.storage import Database
+from nlu import NluClient
 
 
 def get_conversations(request: Request) -> Conversations:
-    return get_services(request).conversations
+    return cast(Conversations, request.app.state.conversations)
 
 
 def get_notifier(request: Request) -> Notifier:
-    return get_services(request).notifier
+    return cast(Notifier, request.app.state.notifier)
 
 
 def get_settings_dep(request: Request) -> Settings:
-    return get_services(request).settings
+    return cast(Settings, request.app.state.settings)
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def get_database(request: Request) -> Database:
+    return cast(Database, request.app.state.db)
+
+
+def get_nlu(request: Request) -> NluClient:
+    return cast(NluClient, request.app.state.nlu)
+
+
 ConversationsDep = Annotated[Conversations, Depends(get_conversations)]
 NotifierDep = Annotated[Notifier, Depends(get_notifier)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+NluDep = Annotated[NluClient, Depends(get_nlu)]

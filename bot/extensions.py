@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 from fastapi import APIRouter
 
-from channels.base import Channel
+from bot.channel import Channel
 
-BackgroundLoop = Callable[[asyncio.Event], Awaitable[None]]
+BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class Extension(Protocol):
@@ -21,7 +21,8 @@ class Extension(Protocol):
     def background(self) -> list[BackgroundLoop]: ...
 
 
-class ChannelPlugin(Extension, Protocol):
+class ChannelExtension(Extension, Protocol):
     """A channel as the app sees it: something to send through, plus its routes and loops."""
 
-    channel: Channel
+    @property
+    def channel(self) -> Channel: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from bot.deps import ServicesDep
+from bot.deps import DatabaseDep, NluDep
 
 router = APIRouter(tags=["health"])
 
@@ -16,16 +16,16 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep) -> JSONResponse:
+async def readyz(db: DatabaseDep, nlu: NluDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        await services.db.ping()
+        await db.ping()
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - a probe reports, never raises
         checks["database"] = f"unreachable: {type(exc).__name__}"
-    if await services.nlu.ready():
+    if await nlu.ready():
         checks["nlu"] = "ok"
-    elif await services.nlu.version() is None:
+    elif await nlu.version() is None:
         checks["nlu"] = "unreachable: start Rasa (`abonent nlu serve`) or check RASA_URL"
     else:
         checks["nlu"] = "no model loaded: run `abonent nlu train`"

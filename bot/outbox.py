@@ -46,16 +46,16 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import failpoints
-from bot.messages import OutboundMessage, utcnow
-from bot.notify import Notifier, Signal
-from bot.storage import Conversation, Database, Identity, Message, OutboxItem
-from channels.base import (
+from bot.channel import (
     Channel,
     PermanentChannelError,
     RecipientGoneError,
     TemporaryChannelError,
 )
-from channels.ratelimit import RateLimiter
+from bot.messages import OutboundMessage, utcnow
+from bot.notify import Notifier, Signal
+from bot.send_rate import SendRateLimiter
+from bot.storage import Conversation, Database, Identity, Message, OutboxItem, affected_rows
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class OutboxSender:
         self._concurrency = max(concurrency, 1)
         self._clock = clock
         self._limiters = {
-            name: RateLimiter(ch.per_address_interval, ch.global_rate)
+            name: SendRateLimiter(ch.per_address_interval, ch.global_rate)
             for name, ch in channels.items()
         }
         self._inflight: dict[int, asyncio.Task[None]] = {}  # row id -> its delivery
@@ -187,7 +187,7 @@ class OutboxSender:
                 .where(OutboxItem.status == PARKED, OutboxItem.channel.in_(list(self._channels)))
                 .values(status=PENDING, locked_until=None)
             )
-        count = int(getattr(result, "rowcount", 0) or 0)
+        count = affected_rows(result)
         if count:
             log.info("outbox: %d parked repl(ies) of enabled channels are pending again", count)
         return count

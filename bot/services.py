@@ -1,7 +1,7 @@
 """The composition root: builds every collaborator once, from settings, and wires them.
 
 Parts plug in as :class:`bot.extensions.Extension` (routes, background loops); channels as
-:class:`bot.extensions.ChannelPlugin` (plus a sender).
+:class:`bot.extensions.ChannelExtension` (plus a sender).
 """
 
 from __future__ import annotations
@@ -13,17 +13,17 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bot.channel import Channel
 from bot.config import Settings
 from bot.conversations import Conversations
-from bot.extensions import BackgroundLoop, ChannelPlugin, Extension
-from bot.handoff_hooks import HandoffHooks
+from bot.extensions import BackgroundLoop, ChannelExtension, Extension
+from bot.handoff_contract import HandoffHooks
 from bot.notify import Notifier
 from bot.outbox import OutboxSender
 from bot.policy import DialoguePolicy
 from bot.storage import Database
-from channels.base import Channel
 from channels.web import WebChatChannel
-from handoff import build_handoff
+from handoff.build import build_handoff
 from knowledge_base import KnowledgeBase, load_knowledge_base
 from knowledge_base.keywords import KeywordMatcher
 from nlu import CircuitBreaker, NluClient, ParseCache
@@ -84,18 +84,13 @@ class Services:
         await self.db.close()
 
 
-def build_services(
-    settings: Settings,
-    *,
-    kb: KnowledgeBase | None = None,
-    handoff: HandoffHooks | None = None,
-) -> Services:
+def build_services(settings: Settings) -> Services:
     if not settings.rasa_url:
         raise ValueError(
             "RASA_URL is not set: `abonent run` starts a local Rasa server and sets it; "
             "otherwise point RASA_URL at a running Rasa server."
         )
-    kb = kb or load_knowledge_base(settings.kb_dir)
+    kb = load_knowledge_base(settings.kb_dir)
     db = Database(settings.database_url.get_secret_value())
     http = httpx.AsyncClient(timeout=settings.nlu_timeout)
     token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
@@ -112,15 +107,15 @@ def build_services(
     notifier = Notifier()
     policy = DialoguePolicy(kb)
     desk = build_handoff(settings=settings, db=db, kb=kb, notifier=notifier)
-    handoff = handoff or desk.hooks
+    handoff = desk.hooks
     conversations = Conversations(
         db, nlu, policy, handoff, notifier, kb=kb, max_attempts=settings.processing_max_attempts
     )
     extensions: list[Extension] = [desk]
     channels: dict[str, Channel] = {WebChatChannel.name: WebChatChannel()}
-    for plugin in _channel_plugins(settings, conversations, db):
-        channels[plugin.channel.name] = plugin.channel
-        extensions.append(plugin)
+    for extension in _channel_extensions(settings, conversations, db):
+        channels[extension.channel.name] = extension.channel
+        extensions.append(extension)
     outbox = OutboxSender(
         db,
         channels,
@@ -135,13 +130,13 @@ def build_services(
     )
 
 
-def _channel_plugins(
+def _channel_extensions(
     settings: Settings, conversations: Conversations, db: Database
-) -> list[ChannelPlugin]:
+) -> list[ChannelExtension]:
     """Channels with credentials are on; the others are simply off."""
-    plugins: list[ChannelPlugin] = []
+    found: list[ChannelExtension] = []
     if settings.telegram_bot_token:
         from channels.telegram import build_telegram
 
-        plugins.append(build_telegram(settings=settings, conversations=conversations, db=db))
-    return plugins
+        found.append(build_telegram(settings=settings, conversations=conversations, db=db))
+    return found

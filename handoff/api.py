@@ -18,7 +18,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from handoff.auth import AgentInfo, Login
 from handoff.deps import (
     CurrentAgent,
-    ModuleDep,
+    HandoffDep,
     clear_session_cookie,
     client_address,
     presented_token,
@@ -33,7 +33,7 @@ from handoff.errors import (
     RateLimited,
 )
 from handoff.events import wait_any
-from handoff.module import HandoffModule
+from handoff.extension import HandoffExtension
 from handoff.schemas import (
     ActionOut,
     AgentOut,
@@ -84,7 +84,7 @@ def http_errors() -> Iterator[None]:
         raise HTTPException(code, detail=str(exc), headers=headers or None) from exc
 
 
-async def log_in(module: HandoffModule, request: Request, body: LoginIn, *, kind: str) -> Login:
+async def log_in(module: HandoffExtension, request: Request, body: LoginIn, *, kind: str) -> Login:
     """Shared by the API login and the page's cookie login.
 
     The attempt is counted as a failure *before* the password is checked, so concurrent
@@ -118,14 +118,14 @@ def agent_out(agent: AgentInfo) -> AgentOut:
                429: {"description": "too many failed logins; see Retry-After"},
                503: {"description": "too many logins at once; see Retry-After"}},
 )
-async def login(body: LoginIn, request: Request, module: ModuleDep) -> TokenOut:
+async def login(body: LoginIn, request: Request, module: HandoffDep) -> TokenOut:
     """Log in with a username and password; send the token as `Authorization: Bearer TOKEN`."""
     done = await log_in(module, request, body, kind="bearer")
     return TokenOut(token=done.token, expires_at=done.expires_at, agent=agent_out(done.agent))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
-async def logout(request: Request, agent: CurrentAgent, module: ModuleDep) -> Response:
+async def logout(request: Request, agent: CurrentAgent, module: HandoffDep) -> Response:
     """End this session (the bearer token or the page's cookie)."""
     token, _ = presented_token(request)
     if token:
@@ -141,7 +141,7 @@ async def me(agent: CurrentAgent) -> SessionOut:
 
 
 @router.get("/queue", response_model=QueueOut, responses=_ERRORS)
-async def queue(agent: CurrentAgent, module: ModuleDep) -> QueueOut:
+async def queue(agent: CurrentAgent, module: HandoffDep) -> QueueOut:
     """Waiting handoffs (by priority, then waiting time) and active ones, with context cards.
 
     Agents see the waiting queue and their own conversations; supervisors see everything.
@@ -152,7 +152,7 @@ async def queue(agent: CurrentAgent, module: ModuleDep) -> QueueOut:
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut,
             responses=_ERRORS)
 async def conversation(conversation_id: str, agent: CurrentAgent,
-                       module: ModuleDep) -> ConversationOut:
+                       module: HandoffDep) -> ConversationOut:
     """One conversation's current handoff: context card, transcript, notes, outcome."""
     with http_errors():
         return await module.views.conversation(agent, conversation_id)
@@ -160,7 +160,7 @@ async def conversation(conversation_id: str, agent: CurrentAgent,
 
 @router.post("/conversations/{conversation_id}/claim", response_model=ActionOut,
              responses=_ERRORS)
-async def claim(conversation_id: str, agent: CurrentAgent, module: ModuleDep) -> ActionOut:
+async def claim(conversation_id: str, agent: CurrentAgent, module: HandoffDep) -> ActionOut:
     """Take a waiting conversation. Two agents at once: one wins, the other gets 409."""
     with http_errors():
         return await module.desk.claim(agent, conversation_id)
@@ -169,7 +169,7 @@ async def claim(conversation_id: str, agent: CurrentAgent, module: ModuleDep) ->
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut,
              status_code=status.HTTP_201_CREATED, responses=_ERRORS)
 async def send_message(conversation_id: str, body: TextIn, agent: CurrentAgent,
-                       module: ModuleDep) -> MessageOut:
+                       module: HandoffDep) -> MessageOut:
     """Reply to the subscriber; it goes out through their own channel (via the outbox)."""
     with http_errors():
         return await module.desk.reply(agent, conversation_id, body.text)
@@ -178,7 +178,7 @@ async def send_message(conversation_id: str, body: TextIn, agent: CurrentAgent,
 @router.post("/conversations/{conversation_id}/notes", response_model=NoteOut,
              status_code=status.HTTP_201_CREATED, responses=_ERRORS)
 async def add_note(conversation_id: str, body: TextIn, agent: CurrentAgent,
-                   module: ModuleDep) -> NoteOut:
+                   module: HandoffDep) -> NoteOut:
     """An internal note: other agents see it, the subscriber never does."""
     with http_errors():
         return await module.desk.note(agent, conversation_id, body.text)
@@ -189,7 +189,7 @@ async def add_note(conversation_id: str, body: TextIn, agent: CurrentAgent,
 async def close(
     conversation_id: str,
     agent: CurrentAgent,
-    module: ModuleDep,
+    module: HandoffDep,
     body: Annotated[CloseIn | None, Body()] = None,
 ) -> ActionOut:
     """Close the conversation; the subscriber is told and asked for a 1-5 rating."""
@@ -200,20 +200,20 @@ async def close(
 @router.post("/conversations/{conversation_id}/return-to-bot", response_model=ActionOut,
              responses=_ERRORS)
 async def return_to_bot(conversation_id: str, agent: CurrentAgent,
-                        module: ModuleDep) -> ActionOut:
+                        module: HandoffDep) -> ActionOut:
     """Hand the conversation back to the bot (the subscriber is told)."""
     with http_errors():
         return await module.desk.return_to_bot(agent, conversation_id)
 
 
 @router.get("/stats", response_model=StatsOut, responses=_ERRORS)
-async def stats(agent: CurrentAgent, module: ModuleDep) -> StatsOut:
+async def stats(agent: CurrentAgent, module: HandoffDep) -> StatsOut:
     """Service level for today and the last 7 days (see the README for the definitions)."""
     return await module.stats.compute()
 
 
 @router.get("/events", response_class=EventSourceResponse, responses=_ERRORS)
-async def events(agent: CurrentAgent, module: ModuleDep) -> AsyncIterable[ServerSentEvent]:
+async def events(agent: CurrentAgent, module: HandoffDep) -> AsyncIterable[ServerSentEvent]:
     """Server-sent events: a `queue` event (the same body as `GET /api/desk/queue`) now and
     whenever the queue changes. The stream ends after 30 s; browsers reconnect by themselves."""
     loop = asyncio.get_running_loop()

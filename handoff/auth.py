@@ -3,7 +3,7 @@
 A login opens a session: a random token handed out once (the page gets it as an HttpOnly
 cookie, an API client as a bearer token); only its SHA-256 is stored, so a database leak
 does not leak working sessions. Password checks run in a thread (argon2 is deliberately slow),
-a few at a time (:class:`~handoff.ratelimit.PasswordGate`), and take the same time whether or
+a few at a time (:class:`~handoff.login_throttle.PasswordGate`), and take the same time whether or
 not the username exists. A disabled agent (``active`` false) cannot log in and has no sessions.
 """
 
@@ -22,10 +22,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.messages import utcnow
-from bot.storage import Database
+from bot.storage import Database, affected_rows
 from handoff.errors import AccountExists, InvalidCredentials, NotFound
-from handoff.models import Agent, AgentSession, Role
-from handoff.ratelimit import PasswordGate
+from handoff.login_throttle import PasswordGate
+from handoff.tables import Agent, AgentSession, Role
 from handoff.timeutil import aware
 
 log = logging.getLogger(__name__)
@@ -247,5 +247,5 @@ class Accounts:
             result = await session.execute(
                 delete(AgentSession).where(AgentSession.expires_at <= utcnow())
             )
-        return int(result.rowcount or 0)
+        return affected_rows(result)
 

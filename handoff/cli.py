@@ -24,7 +24,7 @@ from bot.config import get_settings
 from bot.storage import Database
 from handoff.auth import Accounts, check_new_account
 from handoff.errors import HandoffError
-from handoff.models import Role
+from handoff.tables import Role
 
 T = TypeVar("T")
 

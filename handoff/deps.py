@@ -18,21 +18,21 @@ from bot.client_address import client_address as resolve_client
 from bot.config import Settings
 from handoff.auth import AgentInfo
 from handoff.errors import InvalidCredentials
-from handoff.module import HandoffModule
+from handoff.extension import HandoffExtension
 
 COOKIE_NAME = "abonent_desk"
 CSRF_HEADER = "X-Desk-Request"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def get_module(request: Request) -> HandoffModule:
-    for extension in request.app.state.services.extensions:
-        if isinstance(extension, HandoffModule):
+def get_handoff(request: Request) -> HandoffExtension:
+    for extension in request.app.state.extensions:
+        if isinstance(extension, HandoffExtension):
             return extension
     raise RuntimeError("the handoff module is not part of this app")
 
 
-ModuleDep = Annotated[HandoffModule, Depends(get_module)]
+HandoffDep = Annotated[HandoffExtension, Depends(get_handoff)]
 
 
 def presented_token(request: Request) -> tuple[str | None, bool]:
@@ -51,7 +51,7 @@ def unauthorized(detail: str) -> HTTPException:
     )
 
 
-async def current_agent(request: Request, module: ModuleDep) -> AgentInfo:
+async def current_agent(request: Request, module: HandoffDep) -> AgentInfo:
     token, from_cookie = presented_token(request)
     if token is None:
         raise unauthorized("log in first: POST /api/desk/login, then send the bearer token")

@@ -18,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
-from bot.storage import Conversation, ConversationState, Database, Identity, Message
+from bot.storage import Conversation, ConversationState, Database, Identity, Message, affected_rows
 from handoff.auth import AgentInfo
+from handoff.desk_hooks import AWAITING_RATING, rating_buttons
 from handoff.errors import Conflict, Forbidden, NotFound
 from handoff.events import DeskEvents
-from handoff.hooks import AWAITING_RATING, rating_buttons
-from handoff.models import Agent, Handoff, HandoffNote, HandoffStatus
 from handoff.queue import current_handoff
 from handoff.schemas import ActionOut, MessageOut, NoteOut
+from handoff.tables import Agent, Handoff, HandoffNote, HandoffStatus
 from handoff.timeutil import seconds_between
 from knowledge_base import KnowledgeBase
 
@@ -54,7 +54,7 @@ class Desk:
                 .where(Handoff.id == locked.handoff.id, Handoff.status == HandoffStatus.WAITING)
                 .values(status=HandoffStatus.ACTIVE, agent_id=viewer.id, claimed_at=now)
             )
-            if won.rowcount != 1:
+            if affected_rows(won) != 1:
                 await locked.session.refresh(locked.handoff)
                 raise Conflict(await self._why_not_waiting(locked))
             conversation = locked.conversation
@@ -154,7 +154,7 @@ class Desk:
                    Handoff.status == locked.handoff.status)
             .values(status=status, ended_at=utcnow(), ended_by=viewer.id, resolution=resolution)
         )
-        if ended.rowcount != 1:
+        if affected_rows(ended) != 1:
             await locked.session.refresh(locked.handoff)
             raise Conflict(f"the handoff is already {locked.handoff.status}")
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from handoff.api import agent_out, log_in
-from handoff.deps import ModuleDep, presented_token, set_session_cookie
+from handoff.deps import HandoffDep, presented_token, set_session_cookie
 from handoff.errors import InvalidCredentials
 from handoff.schemas import LoginIn, SessionOut
 
@@ -41,7 +41,7 @@ def _page(name: str) -> HTMLResponse:
 
 
 @router.get("/desk")
-async def desk(request: Request, module: ModuleDep) -> Response:
+async def desk(request: Request, module: HandoffDep) -> Response:
     token, from_cookie = presented_token(request)
     if token is None or not from_cookie:
         return RedirectResponse("/desk/login", status_code=status.HTTP_303_SEE_OTHER)
@@ -59,7 +59,7 @@ async def login_page() -> HTMLResponse:
 
 @router.post("/desk/session", response_model=SessionOut)
 async def open_session(
-    body: LoginIn, request: Request, response: Response, module: ModuleDep
+    body: LoginIn, request: Request, response: Response, module: HandoffDep
 ) -> SessionOut:
     """The page's login: the token goes into an HttpOnly cookie, never to JavaScript."""
     done = await log_in(module, request, body, kind="cookie")

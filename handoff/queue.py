@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.models import Agent, Handoff, HandoffStatus
 from handoff.priority import estimate_wait_minutes, priority
+from handoff.tables import Agent, Handoff, HandoffStatus
 from handoff.timeutil import aware, seconds_between
 
 ONLINE_WINDOW = timedelta(minutes=5)  # an agent seen this recently is working now

@@ -25,9 +25,9 @@ from sqlalchemy import func, select
 
 from bot.messages import utcnow
 from bot.storage import Database
-from handoff.models import Handoff, HandoffStatus
 from handoff.queue import agents_online
 from handoff.schemas import PeriodStats, StatsOut
+from handoff.tables import Handoff, HandoffStatus
 from handoff.timeutil import aware, seconds_between
 
 log = logging.getLogger(__name__)

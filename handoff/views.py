@@ -16,7 +16,6 @@ from bot.storage import Conversation, Database
 from handoff.auth import AgentInfo
 from handoff.card import transcripts
 from handoff.errors import Forbidden, NotFound
-from handoff.models import Agent, Handoff, HandoffNote, HandoffStatus
 from handoff.queue import current_handoff, handoff_priority, open_handoffs, ordered
 from handoff.schemas import (
     CardSummary,
@@ -26,6 +25,7 @@ from handoff.schemas import (
     QueueItem,
     QueueOut,
 )
+from handoff.tables import Agent, Handoff, HandoffNote, HandoffStatus
 from handoff.timeutil import seconds_between
 
 

@@ -23,7 +23,7 @@ class PhraseKey(StrEnum):
     CONTACT_REFUSED = "contact_refused"
     # the conversation core (bot/conversations.py)
     PROCESSING_FAILED = "processing_failed"
-    # the handoff (bot/handoff_hooks.py, handoff/)
+    # the handoff (bot/handoff_contract.py, handoff/)
     HANDOFF_WAITING = "handoff_waiting"
     HANDOFF_ALREADY_WAITING = "handoff_already_waiting"
     HANDOFF_SORRY = "handoff_sorry"

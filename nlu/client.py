@@ -268,7 +268,7 @@ class NluClient:
         return {"token": self._token} if self._token else {}
 
     def _delay(self, attempt: int) -> float:
-        return self.backoff * (2**attempt) * self._random.uniform(0.5, 1.5)
+        return float(self.backoff * (2**attempt) * self._random.uniform(0.5, 1.5))
 
     async def _send(
         self,

@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import handoff.models  # noqa: F401  (the handoff tables join the metadata)
-from bot.storage.models import Base
+import handoff.tables  # noqa: F401  (the handoff tables join the metadata)
+from bot.storage.tables import Base
 
 target_metadata = Base.metadata
 

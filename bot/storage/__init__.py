@@ -1,7 +1,7 @@
 """Storage: tables, the database handle and migrations."""
 
-from bot.storage.database import Database, normalise_url, upgrade_schema
-from bot.storage.models import (
+from bot.storage.database import Database, affected_rows, normalise_url, upgrade_schema
+from bot.storage.tables import (
     Base,
     Conversation,
     ConversationState,
@@ -20,6 +20,7 @@ __all__ = [
     "Identity",
     "Message",
     "OutboxItem",
+    "affected_rows",
     "normalise_url",
     "upgrade_schema",
 ]

@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import CursorResult, Result, event, text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -73,6 +74,11 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched (``Result`` does not declare ``rowcount``)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from channels.telegram.channel import TelegramChannel
+    from channels.telegram.extension import TelegramExtension, build_telegram
     from channels.telegram.inbound import TELEGRAM, to_inbound
     from channels.telegram.options import TelegramConfigError, TelegramOptions
-    from channels.telegram.plugin import TelegramPlugin, build_telegram
 
 __all__ = [
     "TELEGRAM",
     "TelegramChannel",
     "TelegramConfigError",
+    "TelegramExtension",
     "TelegramOptions",
-    "TelegramPlugin",
     "build_telegram",
     "to_inbound",
 ]
@@ -34,8 +34,8 @@ _WHERE = {
     "TelegramChannel": "channel",
     "TelegramConfigError": "options",
     "TelegramOptions": "options",
-    "TelegramPlugin": "plugin",
-    "build_telegram": "plugin",
+    "TelegramExtension": "extension",
+    "build_telegram": "extension",
     "to_inbound": "inbound",
 }
 

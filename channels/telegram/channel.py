@@ -14,8 +14,8 @@ from collections import OrderedDict
 from aiogram import Bot
 from aiogram.enums import ParseMode
 
+from bot.channel import PermanentChannelError, TemporaryChannelError
 from bot.messages import OutboundMessage
-from channels.base import PermanentChannelError, TemporaryChannelError
 from channels.telegram.errors import channel_error
 from channels.telegram.inbound import TELEGRAM
 from channels.telegram.rendering import Part, render

@@ -1,4 +1,4 @@
-"""aiogram's errors -> the channel error tree the outbox sender understands (``channels.base``).
+"""aiogram's errors -> the channel error tree the outbox sender understands (``bot.channel``).
 
 - ``TelegramRetryAfter`` (429, flood control) -> ``TemporaryChannelError(retry_after=...)``;
 - ``TelegramForbiddenError`` (403: the user blocked the bot, or is deactivated) ->
@@ -22,7 +22,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 
-from channels.base import (
+from bot.channel import (
     ChannelError,
     PermanentChannelError,
     RecipientGoneError,

@@ -26,7 +26,7 @@ class _Bucket:
     updated: float
 
 
-class RateLimiter:
+class MessageRateLimiter:
     """``rate`` events per minute per key; 0 turns the limit off."""
 
     def __init__(self, rate: int, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -68,13 +68,13 @@ class RateLimiter:
 
 @dataclass(frozen=True)
 class WebChatLimits:
-    per_address: RateLimiter
-    per_user: RateLimiter
+    per_address: MessageRateLimiter
+    per_user: MessageRateLimiter
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebChatLimits:
-        return cls(RateLimiter(settings.webchat_rate_per_ip),
-                   RateLimiter(settings.webchat_rate_per_user))
+        return cls(MessageRateLimiter(settings.webchat_rate_per_ip),
+                   MessageRateLimiter(settings.webchat_rate_per_user))
 
     def admit(self, address: str, user_id: str) -> int:
         """0 and counts the message when both limits allow it; else the whole seconds to wait

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.conversations import Conversations
-from bot.handoff_hooks import BasicHandoff
 from bot.messages import InboundMessage
 from bot.notify import Notifier
 from bot.policy import DialoguePolicy
 from bot.storage import Conversation, ConversationState, Database, Message
 from knowledge_base import KnowledgeBase, PhraseKey, load_knowledge_base
 from nlu import IntentScore, NluResult
+from tests.support.handoff_stub import StateOnlyHandoff
 
 POISON = "сломай меня 8029-123-45-67"  # the text that makes the stub NLU raise
 MAX_ID = "x" * 128
@@ -61,7 +61,7 @@ class Core:
     def conversations(self, nlu: StubNlu, *, max_attempts: int = 3) -> Conversations:
         """A fresh Conversations over the same database: a restarted app, as far as it knows."""
         return Conversations(
-            self.db, nlu, DialoguePolicy(self.kb), BasicHandoff(self.kb),  # type: ignore[arg-type]
+            self.db, nlu, DialoguePolicy(self.kb), StateOnlyHandoff(self.kb),
             Notifier(), kb=self.kb, max_attempts=max_attempts,
         )
 

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 
 from bot.app import create_app
 from bot.services import Services
-from handoff import HandoffModule
+from handoff import HandoffExtension
 from tests.conftest import RunningApp, base_settings
 from tests.support.servers import LiveServer, free_port
 
@@ -49,8 +49,8 @@ def new_user() -> str:
     return f"u-{uuid.uuid4().hex[:10]}"
 
 
-def module_of(services: Services) -> HandoffModule:
-    return next(e for e in services.extensions if isinstance(e, HandoffModule))
+def module_of(services: Services) -> HandoffExtension:
+    return next(e for e in services.extensions if isinstance(e, HandoffExtension))
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +83,7 @@ class Desk:
     services: Services
 
     @property
-    def module(self) -> HandoffModule:
+    def module(self) -> HandoffExtension:
         return module_of(self.services)
 
     async def say(self, user_id: str, text: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.storage import Database
 from handoff.auth import Accounts
 from handoff.errors import InvalidCredentials
-from handoff.models import Agent, AgentSession
+from handoff.tables import Agent, AgentSession
 from tests.handoff.conftest import ADMIN_PASSWORD, Desk, running_desk
 
 PROTECTED = [

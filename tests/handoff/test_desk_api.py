@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from handoff.models import Handoff
+from handoff.tables import Handoff
 from tests.handoff.conftest import Agent, Desk, eventually, new_user
 
 UNKNOWN = "у меня странная проблема"  # no keyword the bot knows while the NLU is down

@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 import handoff.auth
-from handoff.models import Agent as AgentRow
+from handoff.tables import Agent as AgentRow
 from tests.handoff.conftest import (
     ADMIN_PASSWORD,
     Desk,

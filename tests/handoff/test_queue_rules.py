@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from handoff.hooks import is_cancel, parse_rating, rating_buttons
+from handoff.desk_hooks import is_cancel, parse_rating, rating_buttons
 from handoff.priority import estimate_wait_minutes, priority
 from handoff.stats import percentile
 

@@ -12,13 +12,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import SendMessage
 
-from bot.messages import Button, OutboundMessage
-from channels.base import (
+from bot.channel import (
     Channel,
     PermanentChannelError,
     RecipientGoneError,
     TemporaryChannelError,
 )
+from bot.messages import Button, OutboundMessage
 from channels.telegram import TelegramChannel
 from channels.telegram.errors import channel_error
 from channels.telegram.rendering import render

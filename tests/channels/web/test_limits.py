@@ -18,7 +18,7 @@ from bot.app import create_app
 from bot.client_address import resolve
 from bot.services import Services
 from bot.storage import Message
-from channels.web.limits import RateLimiter
+from channels.web.limits import MessageRateLimiter
 from tests.conftest import base_settings
 from tests.support.servers import LiveServer, free_port
 
@@ -145,7 +145,7 @@ def test_client_address_rules(peer: str | None, forwarded: list[str], expected: 
 def test_the_bucket_refills_at_the_rate() -> None:
     now = [0.0]
     clock: Callable[[], float] = lambda: now[0]
-    limiter = RateLimiter(6, clock=clock)  # 6 a minute: one every 10 s after the burst
+    limiter = MessageRateLimiter(6, clock=clock)  # 6 a minute: one every 10 s after the burst
     for _ in range(6):
         assert limiter.wait_seconds("k") == 0
         limiter.consume("k")

@@ -15,9 +15,8 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.config import Settings
 from bot.policy import ConversationView, Decision, Turn
-from bot.services import Services, build_services
+from bot.services import Services
 from bot.storage import Message
 from knowledge_base import PhraseKey
 from tests.conftest import base_settings
@@ -89,11 +88,8 @@ async def web(database_url: str, fake_rasa: FakeRasa) -> AsyncIterator[WebChat]:
         processing_max_attempts=2,
     )
     decided: list[str] = []
-
-    def factory(s: Settings) -> Services:
-        return poisoned(build_services(s), decided)
-
-    app = create_app(settings, services_factory=factory)
+    app = create_app(settings)
+    poisoned(app.state.services, decided)
     async with LiveServer(app) as server, httpx.AsyncClient(
         base_url=server.url, timeout=30
     ) as http:

@@ -1,4 +1,4 @@
-"""The Telegram channel as the app sees it (``bot.extensions.ChannelPlugin``), built from settings.
+"""The Telegram channel as the app sees it (``bot.extensions.ChannelExtension``), built from settings.
 
 Polling mode adds the polling loop; webhook mode adds the ``/telegram/webhook`` route. Both add
 the worker that answers stored updates, and close the bot's HTTP session when the app stops.
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class TelegramPlugin:
+class TelegramExtension:
     options: TelegramOptions
     bot: Bot
     channel: TelegramChannel
@@ -76,19 +76,19 @@ class TelegramPlugin:
 
 def build_telegram(
     *, settings: Settings, conversations: Conversations, db: Database
-) -> TelegramPlugin:
+) -> TelegramExtension:
     options = TelegramOptions.from_settings(settings)
     bot = create_bot(options)
     worker = ConversationWorker(conversations)
     intake = TelegramIntake(
         bot=bot, conversations=conversations, payloads=PayloadResolver(db), worker=worker
     )
-    plugin = TelegramPlugin(
+    extension = TelegramExtension(
         options=options, bot=bot, channel=TelegramChannel(bot), intake=intake, worker=worker
     )
     if options.mode == "webhook":
         assert options.webhook_secret is not None  # checked by TelegramOptions
-        plugin.webhook = webhook_router(bot=bot, intake=intake, secret=options.webhook_secret)
+        extension.webhook = webhook_router(bot=bot, intake=intake, secret=options.webhook_secret)
     else:
-        plugin.poller = Poller(bot, intake)
-    return plugin
+        extension.poller = Poller(bot, intake)
+    return extension

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 
-class RateLimiter:
+class SendRateLimiter:
     """``acquire(address)`` returns when one more message may go to ``address``.
 
     ``per_address_interval`` seconds between two messages to one address (Telegram: ~1 s per

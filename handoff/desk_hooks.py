@@ -1,4 +1,4 @@
-"""What the core calls: :class:`DeskHooks` implements ``bot.handoff_hooks.HandoffHooks``.
+"""What the core calls: :class:`DeskHooks` implements ``bot.handoff_contract.HandoffHooks``.
 
 ``escalate`` opens a handoff with its context card and tells the subscriber their place in
 the queue; ``intercept`` sees every inbound message first and takes the ones that belong to
@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import CLIENT_ADDRESS, Button, OutboundMessage, utcnow
 from bot.policy import Reason
-from bot.storage import Conversation, ConversationState, Message
+from bot.storage import Conversation, ConversationState, Message, affected_rows
 from handoff.card import build_card, merge_sentiment
 from handoff.events import DeskEvents
 from handoff.lexicon import load_lexicon, normalise
-from handoff.models import Handoff, HandoffStatus
 from handoff.queue import WaitPolicy, current_handoff, position_and_wait
 from handoff.sentiment import analyse
+from handoff.tables import Handoff, HandoffStatus
 from knowledge_base import KnowledgeBase
 from nlu import NluResult, intent_family
 
@@ -203,7 +203,7 @@ class DeskHooks:
                 .where(Handoff.id == handoff.id, Handoff.status == HandoffStatus.WAITING)
                 .values(status=HandoffStatus.CANCELLED, ended_at=utcnow())
             )
-            if cancelled.rowcount == 1:
+            if affected_rows(cancelled) == 1:
                 conversation.state = ConversationState.BOT
                 conversation.misunderstandings = 0
                 conversation.awaiting = None

@@ -1,9 +1,9 @@
 """Login abuse limits: failed-login throttling and a bound on password checks at once.
 
-:class:`LoginLimiter` counts failures in a sliding window per (username, client address) and
+:class:`LoginThrottle` counts failures in a sliding window per (username, client address) and
 per client address. There is deliberately no key for a username alone: with one, anybody
 could lock the real ``admin`` out by failing five times from anywhere. An attempt is counted
-*before* its password is checked (:meth:`LoginLimiter.reserve`) and taken back when it
+*before* its password is checked (:meth:`LoginThrottle.reserve`) and taken back when it
 succeeds, so sixty guesses sent at once cannot all pass the check while the first ones are
 still being verified.
 
@@ -47,7 +47,7 @@ def address_key(address: str) -> str:
 class Attempt:
     """One login attempt, already counted as a failure until it is known to have succeeded."""
 
-    def __init__(self, limiter: LoginLimiter, keys: list[str], stamp: float) -> None:
+    def __init__(self, limiter: LoginThrottle, keys: list[str], stamp: float) -> None:
         self._limiter = limiter
         self._keys = keys
         self._stamp = stamp
@@ -73,7 +73,7 @@ class Attempt:
                 self._limiter._take_back(key, self._stamp)
 
 
-class LoginLimiter:
+class LoginThrottle:
     def __init__(
         self,
         *,

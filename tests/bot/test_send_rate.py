@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-from channels.ratelimit import RateLimiter
+from bot.send_rate import SendRateLimiter
 
 
 async def test_a_waiting_address_does_not_push_the_global_schedule() -> None:
-    limiter = RateLimiter(per_address_interval=1.0, global_rate=20.0)
+    limiter = SendRateLimiter(per_address_interval=1.0, global_rate=20.0)
     await limiter.acquire("a")  # a's next slot is a second away
     started = time.monotonic()
     second_a = asyncio.create_task(limiter.acquire("a"))
@@ -23,7 +23,7 @@ async def test_a_waiting_address_does_not_push_the_global_schedule() -> None:
 
 
 async def test_the_global_rate_spaces_different_addresses() -> None:
-    limiter = RateLimiter(global_rate=10.0)
+    limiter = SendRateLimiter(global_rate=10.0)
     started = time.monotonic()
     for address in ("a", "b", "c", "d"):
         await limiter.acquire(address)

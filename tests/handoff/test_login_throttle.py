@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from handoff.errors import Busy, RateLimited
-from handoff.ratelimit import LoginLimiter, PasswordGate, address_key
+from handoff.login_throttle import LoginThrottle, PasswordGate, address_key
 
 
 class Clock:
@@ -20,14 +20,14 @@ class Clock:
         return self.now
 
 
-def fail(limiter: LoginLimiter, username: str, address: str, times: int = 1) -> None:
+def fail(limiter: LoginThrottle, username: str, address: str, times: int = 1) -> None:
     for _ in range(times):
         limiter.reserve(username, address).failed()
 
 
 def test_a_user_is_blocked_from_one_address_only_then_released() -> None:
     clock = Clock()
-    limiter = LoginLimiter(max_failures=3, window_seconds=60, clock=clock)
+    limiter = LoginThrottle(max_failures=3, window_seconds=60, clock=clock)
     fail(limiter, "admin", "10.0.0.1", 3)
     with pytest.raises(RateLimited) as blocked:
         limiter.reserve("Admin", "10.0.0.1")  # any case
@@ -39,7 +39,7 @@ def test_a_user_is_blocked_from_one_address_only_then_released() -> None:
 
 
 def test_one_address_trying_many_usernames_is_blocked() -> None:
-    limiter = LoginLimiter(max_failures=2, window_seconds=60, per_address_factor=2,
+    limiter = LoginThrottle(max_failures=2, window_seconds=60, per_address_factor=2,
                            clock=Clock())
     for name in ("a1", "a2", "a3", "a4"):
         fail(limiter, name, "10.0.0.9")
@@ -49,7 +49,7 @@ def test_one_address_trying_many_usernames_is_blocked() -> None:
 
 
 def test_an_attempt_counts_before_its_password_is_checked() -> None:
-    limiter = LoginLimiter(max_failures=3, window_seconds=60, clock=Clock())
+    limiter = LoginThrottle(max_failures=3, window_seconds=60, clock=Clock())
     pending = [limiter.reserve("admin", "10.0.0.1") for _ in range(3)]  # none settled yet
     with pytest.raises(RateLimited):
         limiter.reserve("admin", "10.0.0.1")
@@ -58,7 +58,7 @@ def test_an_attempt_counts_before_its_password_is_checked() -> None:
 
 
 def test_success_forgives_the_user_but_not_the_address() -> None:
-    limiter = LoginLimiter(max_failures=2, window_seconds=60, per_address_factor=2,
+    limiter = LoginThrottle(max_failures=2, window_seconds=60, per_address_factor=2,
                            clock=Clock())
     fail(limiter, "admin", "10.0.0.1")
     fail(limiter, "eve", "10.0.0.1")

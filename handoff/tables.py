@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.messages import utcnow
-from bot.storage.models import Base, BigId
+from bot.storage.tables import Base, BigId
 
 
 class Role:

@@ -1,4 +1,4 @@
-"""``HandoffModule``: the handoff as the app sees it (hooks, routes, background loops)."""
+"""``HandoffExtension``: the handoff as the app sees it (hooks, routes, background loops)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from bot.extensions import BackgroundLoop
 from bot.notify import Notifier
 from handoff.auth import Accounts
 from handoff.desk import Desk
+from handoff.desk_hooks import DeskHooks
 from handoff.events import DeskEvents
-from handoff.hooks import DeskHooks
-from handoff.ratelimit import LoginLimiter
+from handoff.login_throttle import LoginThrottle
 from handoff.stats import Stats
 from handoff.views import DeskViews
 
@@ -37,11 +37,11 @@ def _loopback(host: str) -> bool:
 
 
 @dataclass
-class HandoffModule:
+class HandoffExtension:
     settings: Settings
     hooks: DeskHooks
     accounts: Accounts
-    limiter: LoginLimiter
+    limiter: LoginThrottle
     desk: Desk
     views: DeskViews
     stats: Stats

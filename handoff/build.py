@@ -1,0 +1,52 @@
+"""``build_handoff``: the handoff built from settings (called by the composition root)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.config import Settings
+from bot.notify import Notifier
+from bot.storage import Database
+from handoff import api, page
+from handoff.auth import Accounts
+from handoff.desk import Desk
+from handoff.desk_hooks import DeskHooks
+from handoff.events import DeskEvents
+from handoff.extension import HandoffExtension
+from handoff.lexicon import load_lexicon
+from handoff.login_throttle import LoginThrottle, PasswordGate
+from handoff.queue import WaitPolicy
+from handoff.stats import Stats
+from handoff.views import DeskViews
+from knowledge_base import KnowledgeBase
+
+
+def build_handoff(
+    *, settings: Settings, db: Database, kb: KnowledgeBase, notifier: Notifier
+) -> HandoffExtension:
+    load_lexicon()  # fail at start-up, not at the first message, if the word lists are broken
+    events = DeskEvents()
+    wait_policy = WaitPolicy(
+        concurrency=settings.handoff_agent_concurrency,
+        default_handle_minutes=settings.handoff_default_handle_minutes,
+    )
+    return HandoffExtension(
+        settings=settings,
+        hooks=DeskHooks(
+            kb=kb, events=events, wait_policy=wait_policy,
+            max_open_per_address=settings.webchat_max_open_handoffs_per_ip,
+        ),
+        accounts=Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours),
+                          gate=PasswordGate(settings.desk_login_max_concurrent)),
+        limiter=LoginThrottle(
+            max_failures=settings.desk_login_max_failures,
+            window_seconds=settings.desk_login_window_seconds,
+        ),
+        desk=Desk(db=db, kb=kb, notifier=notifier, events=events),
+        views=DeskViews(db),
+        stats=Stats(db, target_seconds=settings.handoff_target_seconds,
+                    timezone=settings.desk_timezone),
+        events=events,
+        notifier=notifier,
+        router_list=[api.router, page.router],
+    )
