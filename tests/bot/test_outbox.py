@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.channel import PermanentChannelError, RecipientGoneError, TemporaryChannelError
 from bot.messages import OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import OutboxSender, enqueue_reply
 from bot.storage import Conversation, Customer, Database, Identity, OutboxItem
-from channels.base import PermanentChannelError, RecipientGoneError, TemporaryChannelError
 
 
 class RecordingChannel:
