@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.config import Settings, get_settings
 from bot.runtime import nlu_settings
+from nlu.languages import LANGUAGES
 
 
 def register(subparsers: Any) -> None:
@@ -19,7 +20,7 @@ def register(subparsers: Any) -> None:
     run.set_defaults(handler=_run)
 
     shell = subparsers.add_parser("shell", help="chat with the bot in the terminal")
-    shell.add_argument("--lang", choices=("ru", "en", "be"), help="force the reply language")
+    shell.add_argument("--lang", choices=LANGUAGES, help="force the reply language")
     shell.set_defaults(handler=_shell)
 
     db = subparsers.add_parser("db", help="database commands")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import yaml
 
+from nlu.languages import LANGUAGES
+
 LEXICON_FILE = Path(__file__).resolve().parent / "data" / "lexicon.yml"
-LANGS = ("ru", "en", "be")
 
 
 def normalise(text: str) -> str:
@@ -58,7 +59,7 @@ def parse_lexicon(raw: object) -> Lexicon:
 
 def _per_lang(raw: dict[object, object], key: str) -> dict[str, object]:
     section = raw.get(key)
-    if not isinstance(section, dict) or set(section) != set(LANGS):
+    if not isinstance(section, dict) or set(section) != set(LANGUAGES):
         raise ValueError(f"{key}: give ru, en and be")
     return {str(lang): value for lang, value in section.items()}
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -125,7 +126,13 @@ class OutboxItem(Base):
     """A reply waiting to be delivered; written in the same transaction as the reply itself."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index(
+            "ix_outbox_pending_heads", "channel", "address", "id",
+            postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"))
@@ -133,7 +140,7 @@ class OutboxItem(Base):
     channel: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(255))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|parked
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column()

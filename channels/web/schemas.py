@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
+from nlu.languages import Lang
+
 MAX_ID = 128
 
 
@@ -17,7 +19,7 @@ class WebChatMessageIn(BaseModel):
     # body limit (ABONENT_MAX_BODY_BYTES) bounds it before that
     text: StrictStr | None = None
     payload: StrictStr | None = Field(None, min_length=1, max_length=1000)
-    lang: Literal["ru", "en", "be"] | None = None
+    lang: Lang | None = None
     message_id: StrictStr | None = Field(None, min_length=1, max_length=MAX_ID)
 
     @model_validator(mode="after")
