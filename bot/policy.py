@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from bot.messages import Button, OutboundMessage
 from bot.reasons import Reason
-from knowledge_base import Answer, KnowledgeBase
+from knowledge_base import Answer, KnowledgeBase, PhraseKey
 from nlu import FALLBACK_INTENT, Entity, IntentScore, NluResult, intent_family
 from nlu.languages import DEFAULT_LANG, LANGUAGES
 from nlu.payload import parse_payload as parse_payload_syntax
@@ -101,13 +101,13 @@ class DialoguePolicy:
         lang = self.language(convo, turn, nlu)
         decision = Decision(lang=lang, misunderstandings=convo.misunderstandings)
         if turn.contact_verified is not None:
-            key = "contact_verified" if turn.contact_verified else "contact_refused"
+            key = PhraseKey.CONTACT_VERIFIED if turn.contact_verified else PhraseKey.CONTACT_REFUSED
             return self._say(decision, key, buttons=self._topic_buttons(lang))
         if not turn.text.strip() and not turn.payload:
-            return self._say(decision, "non_text", buttons=self._topic_buttons(lang))
+            return self._say(decision, PhraseKey.NON_TEXT, buttons=self._topic_buttons(lang))
         command = turn.command
         if command == "help":
-            return self._say(decision, "capabilities", buttons=self._topic_buttons(lang))
+            return self._say(decision, PhraseKey.CAPABILITIES, buttons=self._topic_buttons(lang))
         if command == "greet":
             return self._answer_intent(decision, "greet", {}, convo)
         if command == "human_request":
@@ -144,7 +144,7 @@ class DialoguePolicy:
         if answer is None:
             answer = self._kb.answer("out_of_scope", {}, decision.lang)
         if answer is None:  # a knowledge base without an out_of_scope article
-            return self._say(decision, "capabilities", buttons=self._topic_buttons(decision.lang))
+            return self._say(decision, PhraseKey.CAPABILITIES, buttons=self._topic_buttons(decision.lang))
         self._add_answer(decision, answer)
         if not keep_count:
             decision.misunderstandings = 0
@@ -162,26 +162,28 @@ class DialoguePolicy:
             and score.confidence >= self._clarify_floor
         ][:2]
         if not guesses:
-            return self._say(decision, "not_understood", buttons=self._topic_buttons(decision.lang))
+            return self._say(decision, PhraseKey.NOT_UNDERSTOOD, buttons=self._topic_buttons(decision.lang))
         buttons = [
             Button(self._kb.intent_label(score.name, decision.lang), f"/{score.name}")
             for score in guesses
         ]
         buttons.append(Button(self._kb.intent_label("human_request", decision.lang),
                               "/human_request"))
-        return self._say(decision, "clarify", buttons=buttons)
+        return self._say(decision, PhraseKey.CLARIFY, buttons=buttons)
 
     def _nlu_down(self, decision: Decision) -> Decision:
         # Counted like any misunderstanding: "twice in a row" is the one rule for handing over.
         decision.misunderstandings += 1
         if decision.misunderstandings >= 2:
-            return self._escalate(decision, Reason.NLU_UNAVAILABLE, phrase="nlu_unavailable")
+            return self._escalate(decision, Reason.NLU_UNAVAILABLE, phrase=PhraseKey.NLU_UNAVAILABLE)
         buttons = self._topic_buttons(decision.lang)
         buttons.append(Button(self._kb.intent_label("human_request", decision.lang),
                               "/human_request"))
-        return self._say(decision, "nlu_down_retry", buttons=buttons)
+        return self._say(decision, PhraseKey.NLU_DOWN_RETRY, buttons=buttons)
 
-    def _escalate(self, decision: Decision, reason: str, *, phrase: str | None = None) -> Decision:
+    def _escalate(
+        self, decision: Decision, reason: Reason, *, phrase: PhraseKey | None = None
+    ) -> Decision:
         if phrase:
             self._say(decision, phrase)
         decision.escalate = reason
@@ -194,7 +196,9 @@ class DialoguePolicy:
         decision.awaiting = answer.asks
         decision.answered_by = answer.article_id
 
-    def _say(self, decision: Decision, key: str, *, buttons: list[Button] | None = None) -> Decision:
+    def _say(
+        self, decision: Decision, key: PhraseKey, *, buttons: list[Button] | None = None
+    ) -> Decision:
         text = self._kb.phrase(key, decision.lang)
         decision.replies.append(OutboundMessage(text=text, buttons=tuple(buttons or ())))
         decision.answered_by = decision.answered_by or key

@@ -27,7 +27,7 @@ from handoff.queue import current_handoff
 from handoff.schemas import ActionOut, MessageOut, NoteOut
 from handoff.tables import Agent, Handoff, HandoffNote, HandoffStatus
 from handoff.timeutil import seconds_between
-from knowledge_base import KnowledgeBase
+from knowledge_base import KnowledgeBase, PhraseKey
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Desk:
                 raise Conflict(await self._why_not_waiting(locked))
             conversation = locked.conversation
             conversation.state = ConversationState.WITH_AGENT
-            joined = self._kb.phrase("agent_joined", self._lang(locked), agent=viewer.name)
+            joined = self._kb.phrase(PhraseKey.AGENT_JOINED, self._lang(locked), agent=viewer.name)
             await self._tell(locked, [OutboundMessage(text=joined)])
             return _action(locked)
 
@@ -100,8 +100,8 @@ class Desk:
             conversation.misunderstandings = 0
             lang = self._lang(locked)
             await self._tell(locked, [
-                OutboundMessage(text=self._kb.phrase("conversation_closed", lang)),
-                OutboundMessage(text=self._kb.phrase("rating_question", lang),
+                OutboundMessage(text=self._kb.phrase(PhraseKey.CONVERSATION_CLOSED, lang)),
+                OutboundMessage(text=self._kb.phrase(PhraseKey.RATING_QUESTION, lang),
                                 buttons=rating_buttons()),
             ])
             return _action(locked)
@@ -114,7 +114,7 @@ class Desk:
             conversation.state = ConversationState.BOT
             conversation.awaiting = None
             conversation.misunderstandings = 0
-            text = self._kb.phrase("returned_to_bot", self._lang(locked))
+            text = self._kb.phrase(PhraseKey.RETURNED_TO_BOT, self._lang(locked))
             await self._tell(locked, [OutboundMessage(text=text)])
             return _action(locked)
 

@@ -25,7 +25,7 @@ from handoff.lexicon import load_lexicon, normalise
 from handoff.queue import WaitPolicy, current_handoff, position_and_wait
 from handoff.sentiment import analyse
 from handoff.tables import Handoff, HandoffStatus
-from knowledge_base import KnowledgeBase
+from knowledge_base import KnowledgeBase, PhraseKey
 from nlu import NluResult, intent_family
 
 log = logging.getLogger(__name__)
@@ -145,14 +145,14 @@ class DeskHooks:
                 ConversationState.WAITING_AGENT if existing.status == HandoffStatus.WAITING
                 else ConversationState.WITH_AGENT
             )
-            return [OutboundMessage(text=self._kb.phrase("handoff_already_waiting", lang))]
+            return [OutboundMessage(text=self._kb.phrase(PhraseKey.HANDOFF_ALREADY_WAITING, lang))]
         address = await _client_of(session, conversation)
         cap = self._max_open_per_address
         if address and cap and await _open_from(session, address) >= cap:
             # one anonymous client must not flood the agents' queue: no new handoff
             log.info("conversation %s not escalated: open handoff cap of its address reached",
                      conversation.id)
-            return [OutboundMessage(text=self._kb.phrase("handoff_limit", lang))]
+            return [OutboundMessage(text=self._kb.phrase(PhraseKey.HANDOFF_LIMIT, lang))]
         reason = await self._refine(session, conversation, reason)
         now = utcnow()
         card = await build_card(session, self._kb, conversation, reason=reason, lang=lang,
@@ -182,8 +182,8 @@ class DeskHooks:
         self._events.publish_on_commit(session)
         log.info("conversation %s escalated (%s), queue position %d", conversation.id, reason,
                  position)
-        text = self._kb.phrase("handoff_waiting", lang, position=position, wait_minutes=minutes)
-        cancel = Button(self._kb.phrase("cancel_button", lang), CANCEL_PAYLOAD)
+        text = self._kb.phrase(PhraseKey.HANDOFF_WAITING, lang, position=position, wait_minutes=minutes)
+        cancel = Button(self._kb.phrase(PhraseKey.CANCEL_BUTTON, lang), CANCEL_PAYLOAD)
         return [OutboundMessage(text=text, buttons=(cancel,))]
 
     # -- the cases ---------------------------------------------------------------------------
@@ -208,7 +208,7 @@ class DeskHooks:
                 conversation.misunderstandings = 0
                 conversation.awaiting = None
                 self._events.publish_on_commit(session)
-                return [OutboundMessage(text=self._kb.phrase("cancelled_handoff", lang))]
+                return [OutboundMessage(text=self._kb.phrase(PhraseKey.CANCELLED_HANDOFF, lang))]
             await session.refresh(handoff)  # an agent claimed it just now: it is theirs
         card: dict[str, Any] = dict(handoff.card or {})
         handoff.sentiment = min(handoff.sentiment or 0.0, merge_sentiment(card, message.text))
@@ -219,7 +219,7 @@ class DeskHooks:
         if handoff.status == HandoffStatus.ACTIVE or context.get("handoff_acknowledged"):
             return []
         conversation.context = {**context, "handoff_acknowledged": True}
-        return [OutboundMessage(text=self._kb.phrase("handoff_already_waiting", lang))]
+        return [OutboundMessage(text=self._kb.phrase(PhraseKey.HANDOFF_ALREADY_WAITING, lang))]
 
     async def _rating(
         self, session: AsyncSession, conversation: Conversation, message: Message
@@ -230,7 +230,7 @@ class DeskHooks:
             conversation.awaiting = None
             return None
         if score < 0:
-            return [OutboundMessage(text=self._kb.phrase("rating_invalid", lang),
+            return [OutboundMessage(text=self._kb.phrase(PhraseKey.RATING_INVALID, lang),
                                     buttons=rating_buttons())]
         handoff = await session.scalar(
             select(Handoff)
@@ -244,7 +244,7 @@ class DeskHooks:
             handoff.rated_at = utcnow()
             self._events.publish_on_commit(session)
         conversation.awaiting = None
-        return [OutboundMessage(text=self._kb.phrase("rating_thanks", lang))]
+        return [OutboundMessage(text=self._kb.phrase(PhraseKey.RATING_THANKS, lang))]
 
     async def _outburst(
         self,
@@ -266,7 +266,7 @@ class DeskHooks:
                 nlu.confidence
         conversation.lang = lang
         conversation.misunderstandings = 0
-        sorry = OutboundMessage(text=self._kb.phrase("handoff_sorry", lang))
+        sorry = OutboundMessage(text=self._kb.phrase(PhraseKey.HANDOFF_SORRY, lang))
         return [sorry, *await self.escalate(session, conversation, reason=NEGATIVE_SENTIMENT,
                                             lang=lang)]
 
