@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     desk_session_hours: float = Field(12.0, gt=0, validation_alias=_env("DESK_SESSION_HOURS"))
     desk_login_max_failures: int = Field(
         5, ge=1, validation_alias=_env("DESK_LOGIN_MAX_FAILURES")
-    )  # failed logins per username (x4 per client address) within the window
+    )  # failed logins per (username, client address) (x4 per client address) within the window
     desk_login_window_seconds: float = Field(
         900.0, gt=0, validation_alias=_env("DESK_LOGIN_WINDOW")
     )
