@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from bot.messages import Button, OutboundMessage
 from bot.reasons import Reason
 from knowledge_base import Answer, KnowledgeBase, PhraseKey
-from nlu import FALLBACK_INTENT, Entity, IntentScore, NluResult, intent_family
+from nlu import FALLBACK_INTENT, Entity, NluResult
 from nlu.languages import DEFAULT_LANG, LANGUAGES
 from nlu.payload import parse_payload as parse_payload_syntax
 
@@ -75,20 +75,11 @@ def parse_payload(payload: str, lang: str) -> NluResult | None:
         parsed = parse_payload_syntax(payload)
     except ValueError:
         return None
-    intent, entities = parsed.intent, parsed.entities
-    return NluResult(
-        text=payload,
-        intent=intent,
-        family=intent_family(intent),
-        confidence=1.0,
-        ranking=(IntentScore(intent, 1.0),),
-        entities=tuple(
-            Entity(name=k, value=v, text=v, start=0, end=0, extractor="payload")
-            for k, v in entities.items()
-        ),
-        lang=lang,
-        model_id="payload",
+    entities = tuple(
+        Entity(name=k, value=v, text=v, start=0, end=0, extractor="payload")
+        for k, v in parsed.entities.items()
     )
+    return NluResult.certain(payload, parsed.intent, entities, lang=lang, model_id="payload")
 
 
 class DialoguePolicy:

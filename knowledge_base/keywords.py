@@ -22,7 +22,7 @@ from pathlib import Path
 from knowledge_base.errors import KnowledgeBaseError
 from knowledge_base.yaml_doc import YamlDocument, read_yaml
 from nlu.lang import LANGUAGES, detect_language
-from nlu.models import FAMILIES, KEYWORDS_MODEL_ID, Entity, IntentScore, NluResult, intent_family
+from nlu.models import FAMILIES, KEYWORDS_MODEL_ID, Entity, NluResult, intent_family
 
 __all__ = ["KEYWORDS_FILE", "KeywordError", "KeywordMatcher"]
 
@@ -134,15 +134,8 @@ class KeywordMatcher:
             intent = self._country_intent
         if intent is None:
             return None
-        return NluResult(
-            text=text,
-            intent=intent,
-            family=intent_family(intent),
-            confidence=1.0,
-            ranking=(IntentScore(intent, 1.0),),
-            entities=entities,
-            lang=detect_language(text, lang),
-            model_id=KEYWORDS_MODEL_ID,
+        return NluResult.certain(
+            text, intent, entities, lang=detect_language(text, lang), model_id=KEYWORDS_MODEL_ID
         )
 
     def _countries_in(self, text: str, tokens: list[_Token]) -> tuple[Entity, ...]:

@@ -119,6 +119,22 @@ class NluResult:
         )
 
     @classmethod
+    def certain(
+        cls, text: str, intent: str, entities: tuple[Entity, ...], *, lang: str, model_id: str
+    ) -> NluResult:
+        """A result known for sure (a pressed button, a keyword): confidence 1, no rivals."""
+        return cls(
+            text=text,
+            intent=intent,
+            family=intent_family(intent),
+            confidence=1.0,
+            ranking=(IntentScore(intent, 1.0),),
+            entities=entities,
+            lang=lang,
+            model_id=model_id,
+        )
+
+    @classmethod
     def from_rasa(
         cls, payload: Mapping[str, Any], *, text: str, lang: str, model_id: str
     ) -> NluResult:
