@@ -8,8 +8,8 @@ English with a Zipf-like popularity (a handful of texts make most of the traffic
 case and punctuation) plus a long tail of unique messages that a cache cannot help with. Both
 runs use the same sequence; the cached run starts with an empty cache.
 
-``--fake`` starts tests/fake_rasa.py on loopback; by default it works one request at a time for
-``--fake-delay`` seconds, like a single Rasa process (about 100 parses/s on two cores).
+``--fake`` starts tests/support/fake_rasa.py on loopback; by default it works one request at a
+time for ``--fake-delay`` seconds, like a single Rasa process (about 100 parses/s on two cores).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nlu import NluClient, ParseCache
 
 if TYPE_CHECKING:
-    from tests.fake_rasa import FakeAnswer
+    from tests.support.fake_rasa import FakeAnswer
 
 POPULAR = [
     "баланс",
@@ -119,7 +119,7 @@ def workload(n: int, seed: int, unique_share: float = 0.2) -> list[str]:
 
 def fake_intent(text: str) -> FakeAnswer:
     """A keyword "model" for the fake server, so its answers look plausible."""
-    from tests.fake_rasa import FakeAnswer
+    from tests.support.fake_rasa import FakeAnswer
 
     lowered = text.lower()
     for key, intent in KEYWORDS.items():
@@ -218,7 +218,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=300, help="parses per run (default 300)")
     parser.add_argument("--concurrency", type=int, default=8, help="parses in flight (default 8)")
     parser.add_argument("--seed", type=int, default=7, help="workload seed (default 7)")
-    parser.add_argument("--fake", action="store_true", help="start tests/fake_rasa.py and use it")
+    parser.add_argument(
+        "--fake", action="store_true", help="start tests/support/fake_rasa.py and use it"
+    )
     parser.add_argument(
         "--local", action="store_true",
         help="RASA_URL if set, else train (if needed) and start the local Rasa server",
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.n < 1 or args.concurrency < 1:
         parser.error("--n and --concurrency must be at least 1")
     if args.fake:
-        from tests.fake_rasa import FakeRasa
+        from tests.support.fake_rasa import FakeRasa
 
         token = args.token or "bench-token"
         with FakeRasa(token=token) as fake:

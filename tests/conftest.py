@@ -1,5 +1,6 @@
 """Shared fixtures: the real Rasa server (trained once, cached by data hash), databases
-(SQLite always; PostgreSQL when TEST_DATABASE_URL is set) and the running app."""
+(SQLite always; PostgreSQL when TEST_DATABASE_URL is set) and the running app
+(tests/support/app.py)."""
 
 from __future__ import annotations
 
@@ -7,43 +8,24 @@ import os
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import create_app
-from bot.config import Settings
 from bot.runtime import train_model
-from bot.services import Services
 from nlu.server import RasaServer
+from tests.support.app import ExternalRasa, RunningApp, app_settings, base_settings
 from tests.support.servers import LiveServer
 
 REQUIRE_POSTGRES = os.environ.get("ABONENT_REQUIRE_POSTGRES") == "1"
 
 
-def base_settings(**overrides: object) -> Settings:
-    """Settings that ignore the developer's .env and environment-specific defaults."""
-    values: dict[str, object] = {"webchat_poll_seconds": 2.0, "outbox_poll_seconds": 0.2}
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
 # -- Rasa ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ExternalRasa:
-    """A Rasa server someone else runs (ABONENT_TEST_RASA_URL/_TOKEN): lets several local test
-    runs share one server instead of starting ~1.2 GB each. CI never sets it."""
-
-    url: str
-    token: str
-
 
 @pytest.fixture(scope="session")
 async def rasa_server() -> AsyncIterator[RasaServer | ExternalRasa]:
@@ -112,30 +94,6 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 # -- the app ---------------------------------------------------------------------------------
-
-@dataclass
-class RunningApp:
-    url: str
-    services: Services
-    http: httpx.AsyncClient
-    settings: Settings
-
-    async def say(self, user_id: str, text: str, **extra: object) -> dict[str, object]:
-        response = await self.http.post(
-            "/api/webchat/messages", json={"user_id": user_id, "text": text, **extra}
-        )
-        assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
-
-
-def app_settings(database_url: str, rasa: RasaServer, **overrides: object) -> Settings:
-    return base_settings(
-        database_url=database_url,
-        rasa_url=rasa.url,
-        rasa_token=SecretStr(rasa.token),
-        **overrides,
-    )
-
 
 @pytest.fixture
 async def running_app(database_url: str, rasa_server: RasaServer) -> AsyncIterator[RunningApp]:

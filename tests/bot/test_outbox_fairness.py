@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -20,6 +19,7 @@ from bot.notify import Notifier
 from bot.outbox import OutboxSender
 from bot.storage import Conversation, Customer, Database, Identity, OutboxItem
 from tests.bot.test_outbox import RecordingChannel, queue
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -78,20 +78,6 @@ async def running(*senders: OutboxSender) -> AsyncIterator[None]:
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
 
 
-async def eventually(
-    check: Callable[[], bool | Awaitable[bool]], timeout: float = 30.0
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        done = check()
-        if inspect.isawaitable(done):
-            done = await done
-        if done:
-            return
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
 class SlowChatChannel(RecordingChannel):
     """Telegram-like: one message a second per chat, and sends to the flooded chat "a" are held
     by the platform (flood control answered inside the send, as a retry middleware does)."""
@@ -138,7 +124,7 @@ async def test_a_row_waiting_for_its_rate_limit_is_released_at_stop(db: Database
     a = await conversation_on(db, "test", "a")
     await queue(db, a, "a1", "a2")
     async with running(sender):
-        await eventually(lambda: _second_claimed(db))
+        await eventually(lambda: _second_claimed(db), timeout=30)
     assert channel.sent == [("a", "a1")]
     async with db.sessions() as session:
         rows = (await session.scalars(select(OutboxItem).order_by(OutboxItem.id))).all()
@@ -189,7 +175,7 @@ async def test_a_disabled_channels_rows_are_parked_and_come_back(
     later.name = "off"
     restarted = OutboxSender(db, {"test": channel, "off": later}, Notifier(), poll_seconds=0.05)
     async with running(restarted):
-        await eventually(lambda: len(later.sent) >= 5)
+        await eventually(lambda: len(later.sent) >= 5, timeout=30)
     assert later.sent[:5] == [("x", f"x{i}") for i in range(5)]
     assert (await statuses(db))["parked"] == 0
 

@@ -4,7 +4,7 @@ subscriber to a person only when asked or after their second failure — not on 
 
 Rasa is down in three ways: nothing listens on its port (connection refused), a server accepts
 the connection and never answers (tests/support/silent_server.py), and a server answers every
-request with HTTP 500 (tests/fake_rasa.py).
+request with HTTP 500 (tests/support/fake_rasa.py).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import pytest
 
 from bot.app import create_app
 from bot.services import Services
-from tests.conftest import base_settings
-from tests.fake_rasa import FakeRasa, unused_port
-from tests.support.servers import LiveServer
+from tests.support.app import base_settings
+from tests.support.fake_rasa import FakeRasa
+from tests.support.servers import LiveServer, free_port
 from tests.support.silent_server import SilentServer
 
 PROMISE = 5.0  # seconds: the issue's number, generous for a loaded 2-core machine
@@ -40,7 +40,7 @@ async def rasa_down_url(
     request: pytest.FixtureRequest, failing_rasa: FakeRasa
 ) -> AsyncIterator[str]:
     if request.param == "refused":
-        yield f"http://127.0.0.1:{unused_port()}"
+        yield f"http://127.0.0.1:{free_port()}"
     elif request.param == "hanging":
         async with SilentServer() as silent:
             yield silent.url

@@ -14,7 +14,7 @@ from bot.storage import Database
 from handoff.auth import Accounts
 from handoff.errors import InvalidCredentials
 from handoff.tables import Agent, AgentSession
-from tests.handoff.conftest import ADMIN_PASSWORD, Desk, running_desk
+from tests.support.desk import ADMIN_PASSWORD, Desk, running_desk
 
 PROTECTED = [
     ("GET", "/api/desk/queue"),

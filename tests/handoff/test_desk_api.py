@@ -14,7 +14,9 @@ import httpx
 from sqlalchemy import select
 
 from handoff.tables import Handoff
-from tests.handoff.conftest import Agent, Desk, eventually, new_user
+from tests.support.app import new_user
+from tests.support.desk import Agent, Desk
+from tests.support.waiting import eventually
 
 UNKNOWN = "у меня странная проблема"  # no keyword the bot knows while the NLU is down
 

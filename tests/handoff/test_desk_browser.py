@@ -17,9 +17,11 @@ import httpx
 import pytest
 
 from bot.app import create_app
-from tests.handoff.conftest import ADMIN_PASSWORD, Desk, desk_settings, eventually, new_user
+from tests.support.app import new_user
 from tests.support.browser import chromium
+from tests.support.desk import ADMIN_PASSWORD, Desk, desk_settings
 from tests.support.servers import LiveServer
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.browser
 

@@ -16,7 +16,8 @@ from bot import cli
 from bot.config import get_settings
 from bot.storage import Database
 from handoff.auth import Accounts
-from tests.handoff.conftest import Desk, new_user
+from tests.support.app import new_user
+from tests.support.desk import Desk
 
 STATIC = Path(__file__).resolve().parents[2] / "handoff" / "static"
 

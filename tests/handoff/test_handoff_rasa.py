@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.handoff.conftest import Agent, Desk, eventually, new_user
+from tests.support.app import new_user
+from tests.support.desk import Agent, Desk
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.rasa
 

@@ -18,13 +18,8 @@ from sqlalchemy import select, update
 
 import handoff.auth
 from handoff.tables import Agent as AgentRow
-from tests.handoff.conftest import (
-    ADMIN_PASSWORD,
-    Desk,
-    client_from,
-    eventually,
-    running_desk,
-)
+from tests.support.desk import ADMIN_PASSWORD, Desk, client_from, running_desk
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 

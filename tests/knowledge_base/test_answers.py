@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base import Answer, AnswerButton, KnowledgeBase, load_knowledge_base
-from tests.knowledge_base.conftest import replace_in
+from tests.support.kb_files import replace_in
 
 PHONE_ABROAD = "+375 29 7770890"
 ALL_NUMBERS = ("0890", "*7777", "8 017 237-98-98", PHONE_ABROAD)

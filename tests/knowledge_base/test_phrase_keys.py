@@ -13,7 +13,7 @@ import pytest
 from knowledge_base import PhraseKey, check_knowledge_base
 from knowledge_base.checks import REQUIRED_PHRASES
 from knowledge_base.phrase_keys import PHRASE_KEYS
-from tests.knowledge_base.conftest import line_of
+from tests.support.kb_files import line_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "handoff", "channels", "knowledge_base")

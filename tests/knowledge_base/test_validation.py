@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from knowledge_base import KnowledgeBaseError, check_knowledge_base, load_knowledge_base
-from tests.knowledge_base.conftest import line_of, replace_in
+from tests.support.kb_files import line_of, replace_in
 
 
 def problems_of(data_dir: Path) -> list[str]:

@@ -13,14 +13,12 @@ import httpx
 import pytest
 
 from nlu import NluClient
-from tests.fake_rasa import FakeRasa
-
-TOKEN = "s3cret-token"
+from tests.support.fake_rasa import FAKE_RASA_TOKEN, FakeRasa
 
 
 @pytest.fixture(scope="session")
 def fake_rasa_server() -> Iterator[FakeRasa]:
-    with FakeRasa(token=TOKEN) as server:
+    with FakeRasa(token=FAKE_RASA_TOKEN) as server:
         yield server
 
 
@@ -39,7 +37,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def make_client(rasa: FakeRasa, http: httpx.AsyncClient) -> Callable[..., NluClient]:
     def make(**kwargs: Any) -> NluClient:
-        kwargs.setdefault("token", TOKEN)
+        kwargs.setdefault("token", FAKE_RASA_TOKEN)
         kwargs.setdefault("backoff", 0.001)
         base_url = kwargs.pop("base_url", rasa.url)
         return NluClient(http, base_url, **kwargs)

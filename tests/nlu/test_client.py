@@ -1,4 +1,4 @@
-"""NluClient against a real HTTP server on loopback (tests/fake_rasa.py); no httpx mocks."""
+"""NluClient against a real HTTP server on loopback (tests/support/fake_rasa.py); no httpx mocks."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from nlu import (
     NluUnavailable,
     ParseCache,
 )
-from tests.fake_rasa import FakeRasa, unused_port
-from tests.nlu.conftest import TOKEN
+from tests.support.fake_rasa import FAKE_RASA_TOKEN, FakeRasa
+from tests.support.servers import free_port
 from tests.support.silent_server import SilentServer
 
 MakeClient = Callable[..., NluClient]
@@ -55,7 +55,7 @@ async def test_parse_sends_text_with_token_and_reads_the_answer(
     parse = [r for r in rasa.requests if r.path == PARSE]
     assert len(parse) == 1
     assert parse[0].method == "POST" and parse[0].body == {"text": text}
-    assert parse[0].token == TOKEN
+    assert parse[0].token == FAKE_RASA_TOKEN
 
 
 async def test_lang_hint_wins(rasa: FakeRasa, make_client: MakeClient) -> None:
@@ -141,7 +141,7 @@ async def test_back_off_grows(rasa: FakeRasa, make_client: MakeClient) -> None:
 
 
 async def test_connection_refused_is_unavailable(make_client: MakeClient) -> None:
-    client = make_client(base_url=f"http://127.0.0.1:{unused_port()}", retries=1)
+    client = make_client(base_url=f"http://127.0.0.1:{free_port()}", retries=1)
     with pytest.raises(NluUnavailable, match="RASA_URL"):
         await client.parse("баланс")
     assert client.http_requests == 2
@@ -313,7 +313,7 @@ async def test_ready_version_and_model_id(rasa: FakeRasa, make_client: MakeClien
 
 async def test_ready_is_false_when_rasa_is_not(rasa: FakeRasa, make_client: MakeClient) -> None:
     assert not await make_client(token="nope").ready()
-    dead = make_client(base_url=f"http://127.0.0.1:{unused_port()}")
+    dead = make_client(base_url=f"http://127.0.0.1:{free_port()}")
     assert not await dead.ready()
     assert await dead.version() is None
 
@@ -324,14 +324,14 @@ async def test_token_never_reaches_logs_or_repr(
     client = make_client()
     with caplog.at_level(logging.DEBUG):
         await client.parse("баланс")
-    assert TOKEN not in caplog.text
+    assert FAKE_RASA_TOKEN not in caplog.text
     assert "token=***" in caplog.text  # httpx logged the request, masked
-    assert TOKEN not in repr(client)
+    assert FAKE_RASA_TOKEN not in repr(client)
 
 
 async def test_shares_a_caller_owned_http_client(rasa: FakeRasa) -> None:
     async with httpx.AsyncClient() as http:
-        client = NluClient(http, rasa.url + "/", TOKEN)
+        client = NluClient(http, rasa.url + "/", FAKE_RASA_TOKEN)
         assert (await client.parse("hi")).lang == "en"
     assert http.is_closed
 
@@ -388,7 +388,7 @@ async def test_retries_and_back_off_stop_at_the_budget(
 
 async def test_rasa_down_a_keyword_still_understands(make_client: MakeClient) -> None:
     client = make_client(
-        base_url=f"http://127.0.0.1:{unused_port()}", keywords=KeywordMatcher.default()
+        base_url=f"http://127.0.0.1:{free_port()}", keywords=KeywordMatcher.default()
     )
     result = await client.parse("какой у меня баланс")
     assert (result.intent, result.model_id, result.lang) == ("check_balance", "keywords", "ru")
@@ -411,7 +411,7 @@ async def test_rasa_answering_500_falls_back_to_keywords_and_does_not_cache_them
 
 async def test_by_default_there_is_no_degraded_mode(make_client: MakeClient) -> None:
     # the evaluation and `abonent nlu parse` must see Rasa's own errors, never keyword guesses
-    client = make_client(base_url=f"http://127.0.0.1:{unused_port()}")
+    client = make_client(base_url=f"http://127.0.0.1:{free_port()}")
     assert client.keywords is None
     with pytest.raises(NluUnavailable):
         await client.parse("баланс")

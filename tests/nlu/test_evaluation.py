@@ -8,7 +8,7 @@ import pytest
 
 from nlu import NluClient, NluUnavailable, evaluate, load_eval_file
 from nlu.evaluation import EvalRow, Prediction, build_report, gold_label, predicted_label
-from tests.fake_rasa import FakeAnswer, FakeRasa
+from tests.support.fake_rasa import FakeAnswer, FakeRasa
 
 TSV = """\
 lang\tintent\ttext\tnote

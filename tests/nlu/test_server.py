@@ -25,8 +25,8 @@ import pytest
 from nlu.server import RasaServer, RasaStartFailed, free_port
 from nlu.server_state import RasaState, is_running, token_hash, write_state
 from nlu.training import PROJECT_ROOT, rasa_environment
-from tests.conftest import ExternalRasa
 from tests.nlu.fake_rasa_venv import FakeRasaVenv, make_fake_rasa_venv
+from tests.support.app import ExternalRasa
 
 # starts with "-": argparse would take it for an option if it were a separate argument
 TOKEN = "-fake-" + "7" * 20

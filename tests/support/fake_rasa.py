@@ -37,19 +37,15 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
-__all__ = ["FakeAnswer", "FakeRasa", "FakeRequest", "unused_port"]
+__all__ = ["FAKE_RASA_TOKEN", "FakeAnswer", "FakeRasa", "FakeRequest"]
 
 FALLBACK = "nlu_fallback"
 ASGIMessage = dict[str, Any]
 Receive = Callable[[], Any]
 Send = Callable[[ASGIMessage], Any]
 
-
-def unused_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on (for "connection refused" tests)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# the token the NLU client tests start the fake with (tests/nlu/conftest.py) and look for
+FAKE_RASA_TOKEN = "s3cret-token"
 
 
 @dataclass(frozen=True)

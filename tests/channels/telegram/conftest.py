@@ -1,40 +1,19 @@
 """Fixtures of the Telegram tests: the fake Bot API server, the real aiogram ``Bot`` aimed at it,
-and the whole app (real Rasa, real database) in polling or webhook mode."""
+and the whole app (real Rasa, real database) in polling or webhook mode
+(tests/support/telegram.py)."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
 
-import httpx
 import pytest
 from aiogram import Bot
-from pydantic import SecretStr
-from sqlalchemy import select
 
-from bot.app import create_app
-from bot.config import Settings
-from bot.services import Services
-from bot.storage import Conversation, Database, Identity, Message, OutboxItem
 from channels.telegram.client import create_bot
-from channels.telegram.options import WEBHOOK_PATH, TelegramOptions
-from channels.telegram.webhook import SECRET_HEADER
+from channels.telegram.options import TelegramOptions
 from nlu.server import RasaServer
 from tests.channels.telegram.fake_bot_api import FakeBotApi
-from tests.channels.telegram.updates import TelegramUser
-from tests.conftest import app_settings
-from tests.support.servers import LiveServer
-
-WEBHOOK_SECRET = "s3cret-Token_for-tests"
-_user_ids = itertools.count(700_000_001)
-
-
-def new_user(**extra: Any) -> TelegramUser:
-    """A Telegram user nobody has used yet in this session."""
-    return TelegramUser(next(_user_ids), **extra)
+from tests.support.telegram import TelegramApp, running_telegram_app
 
 
 @pytest.fixture(scope="session")
@@ -63,101 +42,6 @@ async def _session_bot(fake_bot_api: FakeBotApi) -> AsyncIterator[Bot]:
 def bot(api: FakeBotApi, _session_bot: Bot) -> Bot:
     """The real aiogram Bot, aimed at the fake Bot API server."""
     return _session_bot
-
-
-@dataclass
-class TelegramApp:
-    """The running app with the Telegram channel on, and what a test needs to look inside."""
-
-    api: FakeBotApi
-    url: str
-    http: httpx.AsyncClient
-    services: Services
-    settings: Settings
-
-    async def post_update(self, update: dict[str, Any], *, secret: str | None = WEBHOOK_SECRET
-                          ) -> httpx.Response:
-        headers = {SECRET_HEADER: secret} if secret is not None else {}
-        return await self.http.post(WEBHOOK_PATH, json=update, headers=headers)
-
-    async def identity(self, user: TelegramUser) -> Identity | None:
-        return await find_identity(self.services.db, user)
-
-    async def conversation(self, user: TelegramUser) -> Conversation | None:
-        identity = await self.identity(user)
-        if identity is None:
-            return None
-        async with self.services.db.sessions() as session:
-            return await session.scalar(
-                select(Conversation).where(Conversation.identity_id == identity.id)
-                .order_by(Conversation.created_at.desc()).limit(1))
-
-    async def messages(self, user: TelegramUser, direction: str | None = None) -> list[Message]:
-        return await stored_messages(self.services.db, user, direction)
-
-    async def outbox(self, user: TelegramUser) -> list[OutboxItem]:
-        return await outbox_rows(self.services.db, user)
-
-    async def delivered(self, user: TelegramUser) -> bool:
-        return await delivered(self.services.db, user)
-
-
-async def find_identity(db: Database, user: TelegramUser) -> Identity | None:
-    async with db.sessions() as session:
-        return await session.scalar(select(Identity).where(
-            Identity.channel == "telegram", Identity.channel_user_id == str(user.id)))
-
-
-async def stored_messages(
-    db: Database, user: TelegramUser, direction: str | None = None
-) -> list[Message]:
-    """The user's messages, both ways unless ``direction`` ("in" | "out") says which."""
-    query = (select(Message).join(Conversation, Conversation.id == Message.conversation_id)
-             .join(Identity, Identity.id == Conversation.identity_id)
-             .where(Identity.channel == "telegram", Identity.channel_user_id == str(user.id))
-             .order_by(Message.id))
-    if direction is not None:
-        query = query.where(Message.direction == direction)
-    async with db.sessions() as session:
-        return list((await session.scalars(query)).all())
-
-
-async def outbox_rows(db: Database, user: TelegramUser) -> list[OutboxItem]:
-    async with db.sessions() as session:
-        return list((await session.scalars(
-            select(OutboxItem).where(OutboxItem.channel == "telegram",
-                                     OutboxItem.address == str(user.id))
-            .order_by(OutboxItem.id))).all())
-
-
-async def delivered(db: Database, user: TelegramUser) -> bool:
-    """Every inbound message answered and every reply out of the outbox (sent or failed)."""
-    inbound = await stored_messages(db, user, "in")
-    outbox = await outbox_rows(db, user)
-    return bool(inbound) and all(m.processed_at is not None for m in inbound) \
-        and all(row.status != "pending" for row in outbox)
-
-
-@asynccontextmanager
-async def running_telegram_app(
-    database_url: str, rasa: RasaServer, api: FakeBotApi, *, webhook: bool = False,
-    **overrides: object,
-) -> AsyncIterator[TelegramApp]:
-    telegram: dict[str, object] = {
-        "telegram_bot_token": SecretStr(api.token),
-        "telegram_api_base": api.url,
-    }
-    if webhook:
-        telegram |= {
-            "telegram_webhook_url": "https://bot.example.test/telegram/webhook",
-            "telegram_webhook_secret": SecretStr(WEBHOOK_SECRET),
-        }
-    settings = app_settings(database_url, rasa, **telegram, **overrides)
-    app = create_app(settings)
-    async with LiveServer(app) as server, httpx.AsyncClient(
-        base_url=server.url, timeout=30
-    ) as http:
-        yield TelegramApp(api, server.url, http, app.state.services, settings)
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 
 from bot.storage import Database
 from nlu.server import RasaServer
-from tests.channels.telegram.conftest import delivered, new_user, outbox_rows, stored_messages
 from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.support.processes import AppProcess
 from tests.support.servers import free_port
+from tests.support.telegram import delivered, new_telegram_user, outbox_rows, stored_messages
 
 pytestmark = pytest.mark.rasa
 
@@ -41,7 +41,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 async def test_killed_after_storing_an_update_replies_once_after_restart(
     app_env: dict[str, str], api: FakeBotApi, db: Database, tmp_path: Path
 ) -> None:
-    anna, port = new_user(), free_port()
+    anna, port = new_telegram_user(), free_port()
     update_id = api.enqueue(anna.text("какой у меня баланс"))
 
     doomed = AppProcess({**app_env, "ABONENT_FAILPOINT": "after_accept"}, port,

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from channels.telegram import TelegramExtension, build_telegram
 from channels.telegram.options import WEBHOOK_PATH
 from tests.channels.telegram.fake_bot_api import FakeBotApi
-from tests.conftest import base_settings
+from tests.support.app import base_settings
 
 HOOK = "https://bot.example.test/telegram/webhook"
 

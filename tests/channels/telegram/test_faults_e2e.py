@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.telegram.conftest import TelegramApp, new_user
+from tests.support.telegram import TelegramApp, new_telegram_user
 
 pytestmark = pytest.mark.rasa
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.rasa
 async def test_flood_control_delays_the_reply_and_keeps_the_chats_order(
     polling_app: TelegramApp,
 ) -> None:
-    api, anna = polling_app.api, new_user()
+    api, anna = polling_app.api, new_telegram_user()
     api.fail_next("sendMessage", 429, retry_after=1)
     api.enqueue(anna.text("/start"))
     api.enqueue(anna.text("/help"))
@@ -30,7 +30,7 @@ async def test_flood_control_delays_the_reply_and_keeps_the_chats_order(
 async def test_a_user_who_blocked_the_bot_is_marked_and_never_retried(
     polling_app: TelegramApp,
 ) -> None:
-    api, anna, boris = polling_app.api, new_user(), new_user(first_name="Boris")
+    api, anna, boris = polling_app.api, new_telegram_user(), new_telegram_user(first_name="Boris")
     api.block(anna.id)
     api.enqueue(anna.text("/help"))
     await api.wait_for(lambda: polling_app.delivered(anna), what="the reply given up")

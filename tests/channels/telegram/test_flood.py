@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.channels.telegram.conftest import TelegramApp, new_user
+from tests.support.telegram import TelegramApp, new_telegram_user
 
 pytestmark = pytest.mark.rasa
 
@@ -33,7 +33,7 @@ QUESTIONS = (
 async def test_a_flooding_chat_does_not_delay_another_chats_answer(
     polling_app: TelegramApp,
 ) -> None:
-    api, flooder, asker = polling_app.api, new_user(), new_user(first_name="Boris")
+    api, flooder, asker = polling_app.api, new_telegram_user(), new_telegram_user(first_name="Boris")
     for number in range(FLOOD):
         api.enqueue(flooder.text(f"{QUESTIONS[number % len(QUESTIONS)]} {number}"))
         if number < TRICKLE:

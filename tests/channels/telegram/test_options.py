@@ -6,7 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from channels.telegram import TelegramConfigError, TelegramOptions
-from tests.conftest import base_settings
+from tests.support.app import base_settings
 
 TOKEN = "123456:ABC-def_ghi"
 

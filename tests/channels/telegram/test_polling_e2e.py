@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from bot.storage import ConversationState
-from tests.channels.telegram.conftest import TelegramApp, new_user
+from tests.support.telegram import TelegramApp, new_telegram_user
 
 pytestmark = pytest.mark.rasa
 
 
 async def test_a_question_gets_the_knowledge_base_answer(polling_app: TelegramApp) -> None:
-    api, anna = polling_app.api, new_user()
+    api, anna = polling_app.api, new_telegram_user()
     api.enqueue(anna.text("какой у меня баланс"))
     [reply, *_] = await api.wait_sent(anna.id)
     assert "баланс" in reply.text.lower()
@@ -30,7 +30,7 @@ async def test_a_question_gets_the_knowledge_base_answer(polling_app: TelegramAp
 async def test_a_button_press_is_answered_and_its_spinner_stopped(
     polling_app: TelegramApp,
 ) -> None:
-    api, anna = polling_app.api, new_user()
+    api, anna = polling_app.api, new_telegram_user()
     api.enqueue(anna.text("/start"))
     [greeting] = await api.wait_sent(anna.id)
     assert greeting.reply_markup is not None
@@ -51,7 +51,7 @@ async def test_a_button_press_is_answered_and_its_spinner_stopped(
 async def test_operator_command_hands_the_conversation_to_a_person(
     polling_app: TelegramApp,
 ) -> None:
-    api, anna = polling_app.api, new_user()
+    api, anna = polling_app.api, new_telegram_user()
     api.enqueue(anna.text("/operator"))
     await api.wait_sent(anna.id)
     conversation = await polling_app.conversation(anna)
@@ -62,7 +62,7 @@ async def test_operator_command_hands_the_conversation_to_a_person(
 async def test_a_contact_is_accepted_from_its_owner_and_refused_when_forwarded(
     polling_app: TelegramApp,
 ) -> None:
-    api, anna = polling_app.api, new_user()
+    api, anna = polling_app.api, new_telegram_user()
     api.enqueue(anna.contact("+375 29 765-43-21", owner=anna.id + 1))  # someone else's card
     [refused] = await api.wait_sent(anna.id)
     assert "собственный номер" in refused.text
@@ -79,7 +79,7 @@ async def test_a_contact_is_accepted_from_its_owner_and_refused_when_forwarded(
 async def test_a_photo_gets_the_text_only_answer_and_stays_in_the_transcript(
     polling_app: TelegramApp,
 ) -> None:
-    api, anna = polling_app.api, new_user()
+    api, anna = polling_app.api, new_telegram_user()
     api.enqueue(anna.photo())
     [reply] = await api.wait_sent(anna.id)
     assert "только текстовые" in reply.text
@@ -88,7 +88,7 @@ async def test_a_photo_gets_the_text_only_answer_and_stays_in_the_transcript(
 
 
 async def test_edits_and_group_messages_are_not_answered(polling_app: TelegramApp) -> None:
-    api, anna = polling_app.api, new_user()
+    api, anna = polling_app.api, new_telegram_user()
     group_id = -100_000_000_000 - anna.id
     api.enqueue(anna.in_group("какой у меня баланс", group_id=group_id))
     api.enqueue(anna.edited(1, "исправленный вопрос"))

@@ -9,13 +9,13 @@ import pytest
 
 from channels.telegram.options import WEBHOOK_PATH
 from channels.telegram.webhook import SECRET_HEADER
-from tests.channels.telegram.conftest import WEBHOOK_SECRET, TelegramApp, new_user
+from tests.support.telegram import WEBHOOK_SECRET, TelegramApp, new_telegram_user
 
 pytestmark = pytest.mark.rasa
 
 
 async def test_a_question_gets_the_knowledge_base_answer(webhook_app: TelegramApp) -> None:
-    api, anna = webhook_app.api, new_user()
+    api, anna = webhook_app.api, new_telegram_user()
     response = await webhook_app.post_update({"update_id": 501, **anna.text("какой у меня баланс")})
     assert response.status_code == 200
     [inbound] = await webhook_app.messages(anna, "in")  # stored before the 200
@@ -26,7 +26,7 @@ async def test_a_question_gets_the_knowledge_base_answer(webhook_app: TelegramAp
 
 
 async def test_the_same_update_delivered_twice_is_answered_once(webhook_app: TelegramApp) -> None:
-    api, anna = webhook_app.api, new_user()
+    api, anna = webhook_app.api, new_telegram_user()
     update = {"update_id": 502, **anna.text("/help")}
     first, second = await asyncio.gather(webhook_app.post_update(update),
                                          webhook_app.post_update(update))
@@ -42,7 +42,7 @@ async def test_the_same_update_delivered_twice_is_answered_once(webhook_app: Tel
 async def test_a_wrong_secret_is_401_and_changes_nothing(
     webhook_app: TelegramApp, secret: str | None
 ) -> None:
-    anna = new_user()
+    anna = new_telegram_user()
     response = await webhook_app.post_update({"update_id": 503, **anna.text("баланс")},
                                              secret=secret)
     assert response.status_code == 401
@@ -51,7 +51,7 @@ async def test_a_wrong_secret_is_401_and_changes_nothing(
 
 
 async def test_unknown_updates_and_bad_bodies_change_nothing(webhook_app: TelegramApp) -> None:
-    anna = new_user()
+    anna = new_telegram_user()
     unknown = await webhook_app.post_update({"update_id": 504, "brand_new_kind": {"x": 1}})
     edited = await webhook_app.post_update({"update_id": 505, **anna.edited(1, "правка")})
     garbage = await webhook_app.http.post(

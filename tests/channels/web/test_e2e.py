@@ -9,13 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.storage import Identity, Message, OutboxItem
-from tests.conftest import RunningApp
+from tests.support.app import RunningApp, new_user
 
 pytestmark = pytest.mark.rasa
-
-
-def new_user() -> str:
-    return f"u-{uuid.uuid4().hex[:10]}"
 
 
 async def test_balance_question_in_russian(running_app: RunningApp) -> None:

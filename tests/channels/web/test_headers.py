@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.app import create_app
-from tests.conftest import base_settings
+from tests.support.app import base_settings
 from tests.support.servers import LiveServer, free_port
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.storage import Message
-from tests.conftest import base_settings
+from tests.support.app import base_settings
 from tests.support.servers import LiveServer, free_port
 
 

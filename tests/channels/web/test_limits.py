@@ -19,7 +19,7 @@ from bot.client_address import resolve
 from bot.services import Services
 from bot.storage import Message
 from channels.web.limits import MessageRateLimiter
-from tests.conftest import base_settings
+from tests.support.app import base_settings
 from tests.support.servers import LiveServer, free_port
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -19,8 +19,8 @@ from bot.policy import ConversationView, Decision, Turn
 from bot.services import Services
 from bot.storage import Message
 from knowledge_base import PhraseKey
-from tests.conftest import base_settings
-from tests.fake_rasa import FakeAnswer, FakeRasa
+from tests.support.app import base_settings
+from tests.support.fake_rasa import FakeAnswer, FakeRasa
 from tests.support.servers import LiveServer
 
 POISON = "сломай меня 8029-123-45-67"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningApp
+from tests.support.app import RunningApp
 from tests.support.browser import chromium
 
 pytestmark = [pytest.mark.rasa, pytest.mark.browser]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
