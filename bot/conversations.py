@@ -75,12 +75,11 @@ class Conversations:
         handoff: HandoffHooks,
         notifier: Notifier,
         *,
-        kb: KnowledgeBase | None = None,
+        kb: KnowledgeBase,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
-        """``kb`` gives the ``processing_failed`` phrase (without it, a message that keeps
-        failing gets only the handoff's own reply); ``max_attempts`` is how many failed passes
-        a message gets before it is marked failed (Settings.processing_max_attempts)."""
+        """``kb`` gives the ``processing_failed`` phrase; ``max_attempts`` is how many failed
+        passes a message gets before it is marked failed (Settings.processing_max_attempts)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._db = db
@@ -390,9 +389,7 @@ class Conversations:
             identity = await session.get(Identity, convo.identity_id)
             assert identity is not None
             lang = message.lang or convo.lang or DEFAULT_LANG
-            replies: list[OutboundMessage] = []
-            if self._kb is not None:
-                replies.append(OutboundMessage(text=self._kb.phrase(PhraseKey.PROCESSING_FAILED, lang)))
+            replies = [OutboundMessage(text=self._kb.phrase(PhraseKey.PROCESSING_FAILED, lang))]
             if escalate and convo.state not in AGENT_STATES:
                 replies += await self._handoff.escalate(
                     session, convo, reason=Reason.PROCESSING_FAILED, lang=lang
