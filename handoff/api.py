@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Request, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from handoff.auth import AgentInfo, Login
@@ -53,6 +53,8 @@ STREAM_SECONDS = 30.0  # the browser reconnects by itself; keeps shutdowns quick
 REFRESH_SECONDS = 15.0  # waiting times and priorities move even when nothing happens
 
 router = APIRouter(prefix="/api/desk", tags=["agent desk"])
+# conversation ids are uuid4().hex: anything else is a 422, never a database round trip
+ConversationId = Annotated[str, Path(pattern="^[0-9a-f]{32}$")]
 
 _STATUS = {
     NotFound: status.HTTP_404_NOT_FOUND,
@@ -151,7 +153,7 @@ async def queue(agent: CurrentAgent, module: HandoffDep) -> QueueOut:
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut,
             responses=_ERRORS)
-async def conversation(conversation_id: str, agent: CurrentAgent,
+async def conversation(conversation_id: ConversationId, agent: CurrentAgent,
                        module: HandoffDep) -> ConversationOut:
     """One conversation's current handoff: context card, transcript, notes, outcome."""
     with http_errors():
@@ -160,7 +162,7 @@ async def conversation(conversation_id: str, agent: CurrentAgent,
 
 @router.post("/conversations/{conversation_id}/claim", response_model=ActionOut,
              responses=_ERRORS)
-async def claim(conversation_id: str, agent: CurrentAgent, module: HandoffDep) -> ActionOut:
+async def claim(conversation_id: ConversationId, agent: CurrentAgent, module: HandoffDep) -> ActionOut:
     """Take a waiting conversation. Two agents at once: one wins, the other gets 409."""
     with http_errors():
         return await module.desk.claim(agent, conversation_id)
@@ -168,7 +170,7 @@ async def claim(conversation_id: str, agent: CurrentAgent, module: HandoffDep) -
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut,
              status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def send_message(conversation_id: str, body: TextIn, agent: CurrentAgent,
+async def send_message(conversation_id: ConversationId, body: TextIn, agent: CurrentAgent,
                        module: HandoffDep) -> MessageOut:
     """Reply to the subscriber; it goes out through their own channel (via the outbox)."""
     with http_errors():
@@ -177,7 +179,7 @@ async def send_message(conversation_id: str, body: TextIn, agent: CurrentAgent,
 
 @router.post("/conversations/{conversation_id}/notes", response_model=NoteOut,
              status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def add_note(conversation_id: str, body: TextIn, agent: CurrentAgent,
+async def add_note(conversation_id: ConversationId, body: TextIn, agent: CurrentAgent,
                    module: HandoffDep) -> NoteOut:
     """An internal note: other agents see it, the subscriber never does."""
     with http_errors():
@@ -187,7 +189,7 @@ async def add_note(conversation_id: str, body: TextIn, agent: CurrentAgent,
 @router.post("/conversations/{conversation_id}/close", response_model=ActionOut,
              responses=_ERRORS)
 async def close(
-    conversation_id: str,
+    conversation_id: ConversationId,
     agent: CurrentAgent,
     module: HandoffDep,
     body: Annotated[CloseIn | None, Body()] = None,
@@ -199,7 +201,7 @@ async def close(
 
 @router.post("/conversations/{conversation_id}/return-to-bot", response_model=ActionOut,
              responses=_ERRORS)
-async def return_to_bot(conversation_id: str, agent: CurrentAgent,
+async def return_to_bot(conversation_id: ConversationId, agent: CurrentAgent,
                         module: HandoffDep) -> ActionOut:
     """Hand the conversation back to the bot (the subscriber is told)."""
     with http_errors():

@@ -28,7 +28,7 @@ def _clean(text: str) -> str:
 
 
 class LoginIn(BaseModel):
-    username: StrictStr = Field(min_length=1, max_length=64)
+    username: StrictStr = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
     password: StrictStr = Field(min_length=1, max_length=256)
 
 

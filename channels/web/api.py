@@ -19,6 +19,7 @@ from channels.web.channel import WEBCHAT
 from channels.web.limits import WebChatLimits
 from channels.web.schemas import (
     MAX_ID,
+    USER_ID_PATTERN,
     ButtonOut,
     ReplyOut,
     WebChatAnswer,
@@ -39,6 +40,8 @@ PAGE_HEADERS = {
     ),
     "Cache-Control": "no-cache",
 }
+
+MAX_CURSOR = 2**63 - 1  # message ids are BIGINT
 
 router = APIRouter(tags=["web chat"])
 
@@ -124,8 +127,10 @@ async def get_updates(
     conversations: ConversationsDep,
     notifier: NotifierDep,
     settings: SettingsDep,
-    user_id: Annotated[str, Query(min_length=1, max_length=MAX_ID)],
-    after: Annotated[int, Query(ge=0, description="the cursor of the previous answer")] = 0,
+    user_id: Annotated[str, Query(min_length=1, max_length=MAX_ID, pattern=USER_ID_PATTERN)],
+    after: Annotated[
+        int, Query(ge=0, le=MAX_CURSOR, description="the cursor of the previous answer")
+    ] = 0,
     wait: Annotated[float | None, Query(ge=0, le=60, description="long-poll seconds")] = None,
 ) -> WebChatUpdates:
     """Replies that came after ``after`` (an agent's answer, a rating question...).

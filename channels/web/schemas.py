@@ -9,18 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 from nlu.languages import Lang
 
 MAX_ID = 128
+# Ids and payloads are printable text: NUL and other control characters are refused (422), not
+# stored (PostgreSQL cannot store NUL).
+USER_ID_PATTERN = r"^[\w.:@-]+$"
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 
 
 class WebChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    user_id: StrictStr = Field(min_length=1, max_length=MAX_ID, pattern=r"^[\w.:@-]+$")
+    user_id: StrictStr = Field(min_length=1, max_length=MAX_ID, pattern=USER_ID_PATTERN)
     # its length limit is WEBCHAT_MAX_TEXT, checked by the route (settings are per app); the
     # body limit (ABONENT_MAX_BODY_BYTES) bounds it before that
     text: StrictStr | None = None
-    payload: StrictStr | None = Field(None, min_length=1, max_length=1000)
+    payload: StrictStr | None = Field(None, min_length=1, max_length=1000, pattern=PRINTABLE)
     lang: Lang | None = None
-    message_id: StrictStr | None = Field(None, min_length=1, max_length=MAX_ID)
+    message_id: StrictStr | None = Field(None, min_length=1, max_length=MAX_ID, pattern=PRINTABLE)
 
     @model_validator(mode="after")
     def _text_or_payload(self) -> WebChatMessageIn:

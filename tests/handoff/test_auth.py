@@ -92,10 +92,10 @@ async def test_the_page_login_sets_an_httponly_samesite_cookie(database_url: str
         assert "default-src 'self'" in page.headers["content-security-policy"]
         assert (await browser.get("/api/desk/queue")).status_code == 200
         # a cookie alone changes nothing: a cross-site form could send it, but not the header
-        plain = await browser.post("/api/desk/conversations/x/claim")
+        unknown = "/api/desk/conversations/" + "0" * 32 + "/claim"
+        plain = await browser.post(unknown)
         assert plain.status_code == 403
-        marked = await browser.post("/api/desk/conversations/x/claim",
-                                    headers={"X-Desk-Request": "1"})
+        marked = await browser.post(unknown, headers={"X-Desk-Request": "1"})
         assert marked.status_code == 404
 
 

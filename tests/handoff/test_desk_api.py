@@ -187,7 +187,9 @@ async def test_state_rules_give_clear_conflicts(desk_app: Desk) -> None:
     anna = await desk_app.create_agent("anna")
     early = await desk_app.post(anna, conversation, "messages", {"text": "hello"})
     assert early.status_code == 409 and "claim" in early.json()["detail"]
-    assert (await desk_app.post(anna, "nope", "claim")).status_code == 404
+    assert (await desk_app.post(anna, "0" * 32, "claim")).status_code == 404  # no such one
+    malformed = await desk_app.post(anna, "nope%00", "claim")  # not an id: refused unread
+    assert malformed.status_code == 422
     assert (await desk_app.post(anna, conversation, "messages", {"text": "  "})).status_code == 422
     assert (await desk_app.post(anna, conversation, "claim")).status_code == 200
     assert (await desk_app.post(anna, conversation, "close")).status_code == 200

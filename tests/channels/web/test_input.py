@@ -46,6 +46,9 @@ async def count_messages(services: object) -> int:
         ({"user_id": "u1", "text": "hi", "lang": "de"}, "lang"),
         ({"user_id": "u1", "text": ["hi"]}, "text"),
         ([1, 2, 3], "invalid request"),
+        # control characters in ids and payloads (found by fuzzing: a 500 on PostgreSQL)
+        ({"user_id": "u1", "text": "hi", "message_id": "a\x00b"}, "message_id"),
+        ({"user_id": "u1", "payload": "/check_balance\x00"}, "payload"),
     ],
 )
 async def test_bad_bodies_get_422_and_store_nothing(
@@ -56,6 +59,22 @@ async def test_bad_bodies_get_422_and_store_nothing(
     assert response.status_code == 422
     assert expected in response.json()["error"]
     assert await count_messages(services) == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"user_id": "u\x00", "after": "0"},  # a 500 on PostgreSQL before
+        {"user_id": "u1", "after": str(2**63)},  # a 500 on SQLite before (integer overflow)
+        {"user_id": "u1", "after": "-1"},
+    ],
+)
+async def test_bad_update_queries_get_422(
+    app_without_nlu: tuple[httpx.AsyncClient, object], query: dict[str, str]
+) -> None:
+    http, _ = app_without_nlu
+    response = await http.get("/api/webchat/updates", params={**query, "wait": "0"})
+    assert response.status_code == 422
 
 
 @pytest.mark.parametrize(
