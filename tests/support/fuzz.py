@@ -45,12 +45,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage import Conversation, Identity, Message, normalise_url
-from tests.support import hypothesis_compat
 from tests.support.kill9 import app_environment
 from tests.support.processes import AppProcess
 from tests.support.servers import free_port
-
-hypothesis_compat.install()
 
 DESK = "/api/desk/"
 LOGIN = "/api/desk/login"
