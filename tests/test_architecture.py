@@ -90,3 +90,27 @@ def test_tables_and_lower_layers_import_alone(module: str, must_not_load: tuple[
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "", f"importing {module} loaded: {result.stdout.strip()}"
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """A user who clones the repository has nothing beside it: no README, Makefile, script or
+    module may reach a path outside it."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    outside = ("../shared", "/work/", "../eval")
+    problems = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix not in (".md", ".py", ".yml", ".toml", ".sh", ".js", ".html", "") or (
+            path.name == "test_architecture.py"
+        ):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, IsADirectoryError, FileNotFoundError):
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if any(marker in line for marker in outside):
+                problems.append(f"{name}:{number}: {line.strip()[:100]}")
+    assert problems == [], "\n".join(problems)
