@@ -3,7 +3,7 @@
 The vocabulary lives in ``knowledge_base/data/keywords.yml`` (its header explains the format): intents in order of
 priority, each with keywords per language; ``word`` matches that word, ``stem*`` any word that
 starts with the stem, several words match in a row. :meth:`KeywordMatcher.match` returns an
-:class:`~nlu.models.NluResult` marked ``model_id="keywords"`` for the first intent with a
+:class:`~nlu.results.NluResult` marked ``model_id="keywords"`` for the first intent with a
 matching keyword, else None. Given the knowledge base's country lookup (surface form ->
 canonical name), it also finds the ``country`` entity, and a country alone means
 ``country_intent`` (roaming).
@@ -22,7 +22,7 @@ from pathlib import Path
 from knowledge_base.errors import KnowledgeBaseError
 from knowledge_base.yaml_doc import YamlDocument, read_yaml
 from nlu.lang import LANGUAGES, detect_language
-from nlu.models import FAMILIES, KEYWORDS_MODEL_ID, Entity, NluResult, intent_family
+from nlu.results import FAMILIES, KEYWORDS_MODEL_ID, Entity, NluResult, intent_family
 
 __all__ = ["KEYWORDS_FILE", "KeywordError", "KeywordMatcher"]
 

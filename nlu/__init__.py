@@ -14,7 +14,7 @@ from nlu.errors import NluBadResponse, NluError, NluUnavailable
 from nlu.evaluation import EvalReport, EvalRow, evaluate, load_eval_file
 from nlu.lang import detect_language
 from nlu.languages import LANGUAGES, Lang
-from nlu.models import (
+from nlu.results import (
     FALLBACK_INTENT,
     FAMILIES,
     KEYWORDS_MODEL_ID,

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections import OrderedDict
 
-from nlu.models import NluResult
+from nlu.results import NluResult
 
 __all__ = ["ParseCache", "normalise_text"]
 

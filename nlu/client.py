@@ -1,6 +1,6 @@
 """The app's way to Rasa: ``POST /model/parse`` over HTTP, with a cache, retries and a breaker.
 
-``NluClient.parse(text)`` returns an :class:`~nlu.models.NluResult`. What happens on the way:
+``NluClient.parse(text)`` returns an :class:`~nlu.results.NluResult`. What happens on the way:
 
 1. the language is detected here (:func:`nlu.lang.detect_language`), never asked of Rasa;
 2. the loaded model's id is known (``GET /status``, remembered for ``model_id_ttl`` seconds);
@@ -43,7 +43,7 @@ from nlu.breaker import CircuitBreaker
 from nlu.cache import ParseCache
 from nlu.errors import NluBadResponse, NluError, NluUnavailable
 from nlu.lang import detect_language
-from nlu.models import Entity, KeywordFallback, NluResult
+from nlu.results import Entity, KeywordFallback, NluResult
 
 __all__ = ["NluClient"]
 

@@ -6,7 +6,7 @@ naming ``file:line``. Gold labels are families (``check_balance``, ``my_number``
 ``support_contacts``, ``human_request``, ``complaint``, ``smalltalk``, ``out_of_scope``;
 ``greet``/``goodbye``/``thanks``/``affirm``/``deny`` are accepted too).
 
-A prediction is scored as the bot acts on it: the intent's family (:func:`nlu.models.intent_family`);
+A prediction is scored as the bot acts on it: the intent's family (:func:`nlu.results.intent_family`);
 greet/goodbye/thanks are all ``smalltalk``; ``nlu_fallback`` counts as ``out_of_scope`` (the bot
 does not answer it with an article).
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 from nlu.client import NluClient
 from nlu.languages import LANGUAGES
-from nlu.models import FALLBACK_INTENT, FAMILIES, intent_family
+from nlu.results import FALLBACK_INTENT, FAMILIES, intent_family
 
 __all__ = [
     "GOLD_LABELS",
