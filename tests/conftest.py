@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import create_app
 from bot.runtime import train_model
+from bot.storage import Database
 from nlu.server import RasaServer
 from tests.support.app import ExternalRasa, RunningApp, app_settings, base_settings
 from tests.support.servers import LiveServer
@@ -103,3 +104,14 @@ async def running_app(database_url: str, rasa_server: RasaServer) -> AsyncIterat
         base_url=server.url, timeout=30
     ) as http:
         yield RunningApp(server.url, app.state.services, http, settings)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """The migrated database, opened for the test and closed after it."""
+    database = Database(database_url)
+    await database.upgrade()
+    try:
+        yield database
+    finally:
+        await database.close()

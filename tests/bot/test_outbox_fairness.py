@@ -18,16 +18,8 @@ from bot.messages import OutboundMessage
 from bot.notify import Notifier
 from bot.outbox import OutboxSender
 from bot.storage import Conversation, Customer, Database, Identity, OutboxItem
-from tests.bot.test_outbox import RecordingChannel, queue
+from tests.support.outbox import RecordingChannel, queue
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.upgrade()
-    yield database
-    await database.close()
 
 
 async def conversation_on(db: Database, channel: str, address: str) -> Conversation:

@@ -22,7 +22,7 @@ import pytest
 from nlu.server import port_in_use
 from nlu.server_state import is_running
 from nlu.training import PROJECT_ROOT
-from tests.nlu.fake_rasa_venv import make_fake_rasa_venv
+from tests.support.fake_rasa_venv import make_fake_rasa_venv
 from tests.support.servers import free_port
 
 

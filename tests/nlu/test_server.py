@@ -2,7 +2,7 @@
 server left behind by a crashed app reused or stopped (never someone else's process).
 
 Most tests run the real launcher and process handling against a stand-in Rasa package
-(tests/nlu/fake_rasa_venv.py); the last one checks the real server of the `rasa_server` fixture.
+(tests/support/fake_rasa_venv.py); the last one checks the real server of the `rasa_server` fixture.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import pytest
 from nlu.server import RasaServer, RasaStartFailed, free_port
 from nlu.server_state import RasaState, is_running, token_hash, write_state
 from nlu.training import PROJECT_ROOT, rasa_environment
-from tests.nlu.fake_rasa_venv import FakeRasaVenv, make_fake_rasa_venv
 from tests.support.app import ExternalRasa
+from tests.support.fake_rasa_venv import FakeRasaVenv, make_fake_rasa_venv
 
 # starts with "-": argparse would take it for an option if it were a separate argument
 TOKEN = "-fake-" + "7" * 20

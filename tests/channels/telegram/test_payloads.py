@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-
-import pytest
 
 from bot.storage import Conversation, Customer, Database, Identity, Message
 from channels.telegram.payloads import PayloadResolver, callback_data
 
 LONG = '/roaming_prices{"country": "Соединённые Штаты Америки"}'
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.upgrade()
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 async def reply_with_buttons(db: Database, user_id: str, payloads: list[str]) -> None:
