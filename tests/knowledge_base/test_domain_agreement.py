@@ -52,3 +52,11 @@ def test_the_knowledge_base_offers_its_topics(kb: KnowledgeBase) -> None:
     assert kb.topics == ("check_balance", "my_number", "roaming", "support_contacts")
     assert not kb.is_topic("greet") and not kb.is_topic("nlu_fallback")
     assert kb.is_topic("roaming_trouble") and kb.is_topic("complaint")
+
+
+def test_texts_have_a_field_for_every_language() -> None:
+    """Adding a language to nlu.languages without a field for its texts fails here."""
+    from knowledge_base.schema import LocalizedText
+    from nlu.languages import LANGUAGES
+
+    assert set(LocalizedText.model_fields) == set(LANGUAGES)
