@@ -11,16 +11,16 @@ the next start.
 from __future__ import annotations
 
 import logging
-import traceback
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import failpoints
+from bot.failed_messages import FailedMessages, frames_of
 from bot.handoff_contract import AGENT_STATES, HandoffHooks
 from bot.locks import KeyedLocks
 from bot.messages import InboundMessage, OutboundMessage, utcnow
@@ -30,12 +30,11 @@ from bot.policy import (
     ConversationView,
     Decision,
     DialoguePolicy,
-    Reason,
     Turn,
     parse_payload,
 )
 from bot.storage import Conversation, ConversationState, Customer, Database, Identity, Message
-from knowledge_base import KnowledgeBase, PhraseKey
+from knowledge_base import KnowledgeBase
 from nlu import NluClient, NluError, NluResult
 from nlu.languages import DEFAULT_LANG
 
@@ -87,8 +86,8 @@ class Conversations:
         self._policy = policy
         self._handoff = handoff
         self._notifier = notifier
-        self._kb = kb
         self._max_attempts = max_attempts
+        self._failures = FailedMessages(db, kb, handoff, notifier)
         self._locks = KeyedLocks()
 
     # -- the public surface ----------------------------------------------------------------
@@ -172,14 +171,14 @@ class Conversations:
                 if pending is None or conversation is None:
                     return
                 if pending.attempts >= self._max_attempts:  # a pass gave up but did not finish
-                    await self._give_up(conversation_id, pending.id, pending.attempts, None)
+                    await self._failures.give_up(conversation_id, pending.id, pending.attempts, None)
                     continue
                 try:
                     await self._process_one(conversation, pending)
                 except Exception as exc:  # noqa: BLE001 - any error is a failed pass, counted
-                    attempts = await self._count_attempt(pending.id)
+                    attempts = await self._failures.count_attempt(pending.id)
                     if attempts >= self._max_attempts:
-                        await self._give_up(conversation_id, pending.id, attempts, exc)
+                        await self._failures.give_up(conversation_id, pending.id, attempts, exc)
                     else:
                         log.warning(
                             "message %s of conversation %s failed (%s), attempt %d of %d",
@@ -202,7 +201,7 @@ class Conversations:
                 await self.process(conversation_id)
             except Exception as exc:  # noqa: BLE001 - one conversation must not stop the rest
                 log.error("recovery of conversation %s failed (%s)%s", conversation_id,
-                          type(exc).__name__, _frames(exc))
+                          type(exc).__name__, frames_of(exc))
         return len(ids)
 
     async def replies_since(
@@ -347,66 +346,6 @@ class Conversations:
         if replies:
             self._notifier.outbox.publish()
 
-    async def _count_attempt(self, message_id: int) -> int:
-        """One more failed pass of the message, committed at once; returns the count."""
-        async with self._db.transaction() as session:
-            await session.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(attempts=Message.attempts + 1)
-            )
-            attempts = await session.scalar(
-                select(Message.attempts).where(Message.id == message_id)
-            )
-        return attempts or 0
-
-    async def _give_up(
-        self, conversation_id: str, message_id: int, attempts: int, exc: BaseException | None
-    ) -> None:
-        """Mark the message failed (and processed), tell the subscriber, hand the conversation
-        to a person, and log it once, without the message's text."""
-        try:
-            done = await self._fail(conversation_id, message_id, escalate=True)
-        except Exception as handoff_exc:  # noqa: BLE001 - the handoff may be what fails
-            log.warning("handing conversation %s to a person failed (%s)", conversation_id,
-                        type(handoff_exc).__name__)
-            done = await self._fail(conversation_id, message_id, escalate=False)
-        if not done:
-            return
-        log.error(
-            "message %s of conversation %s failed %d time(s) (%s); marked failed and handed to "
-            "a person%s",
-            message_id, conversation_id, attempts,
-            type(exc).__name__ if exc is not None else "in an earlier run", _frames(exc),
-        )
-
-    async def _fail(self, conversation_id: str, message_id: int, *, escalate: bool) -> bool:
-        async with self._db.transaction() as session:
-            message = await session.get(Message, message_id, with_for_update=True)
-            convo = await session.get(Conversation, conversation_id, with_for_update=True)
-            if message is None or convo is None or message.processed_at is not None:
-                return False
-            identity = await session.get(Identity, convo.identity_id)
-            assert identity is not None
-            lang = message.lang or convo.lang or DEFAULT_LANG
-            replies = [OutboundMessage(text=self._kb.phrase(PhraseKey.PROCESSING_FAILED, lang))]
-            if escalate and convo.state not in AGENT_STATES:
-                replies += await self._handoff.escalate(
-                    session, convo, reason=Reason.PROCESSING_FAILED, lang=lang
-                )
-            for reply in replies:
-                await enqueue_reply(
-                    session, conversation=convo, address=identity.address, message=reply,
-                    reply_to_id=message.id,
-                )
-            now = utcnow()
-            message.failed_at = message.processed_at = now
-            convo.updated_at = now
-        self._notifier.messages.publish()
-        if replies:
-            self._notifier.outbox.publish()
-        return True
-
     async def _understand(self, conversation: Conversation, turn: Turn) -> NluResult | None:
         lang = turn.lang_hint or conversation.lang or DEFAULT_LANG
         if turn.payload:
@@ -461,14 +400,6 @@ class Conversations:
             )
         ).all()
         return tuple(StoredReply(row.id, _outbound(row)) for row in rows)
-
-
-def _frames(exc: BaseException | None) -> str:
-    """Where an exception came from, for the log, without its message: that may quote what
-    the subscriber wrote (personal data never reaches a log)."""
-    if exc is None or exc.__traceback__ is None:
-        return ""
-    return "\n" + "".join(traceback.format_tb(exc.__traceback__)).rstrip()
 
 
 def _record_nlu(message: Message, nlu: NluResult) -> None:
