@@ -171,12 +171,17 @@ class NluClient:
         """The loaded model's id (``GET /status``), remembered for ``model_id_ttl`` seconds."""
         return await self._current_model_id(allow_stale=False)
 
+    @property
+    def _probe_timeout(self) -> float:
+        # a readiness probe (ready, then version) must answer within one parse budget in all
+        return min(self.timeout, self.budget / 2)
+
     async def ready(self) -> bool:
         """True when Rasa answers ``/status`` with 200 and a loaded model. One try, no breaker."""
         self.http_requests += 1
         try:
             response = await self._http.get(
-                self._url("/status"), params=self._params(), timeout=self.timeout
+                self._url("/status"), params=self._params(), timeout=self._probe_timeout
             )
             if response.status_code != 200:
                 return False
@@ -189,7 +194,7 @@ class NluClient:
         """Rasa's version from ``GET /version`` (needs no token), or None when unreachable."""
         self.http_requests += 1
         try:
-            response = await self._http.get(self._url("/version"), timeout=self.timeout)
+            response = await self._http.get(self._url("/version"), timeout=self._probe_timeout)
             if response.status_code != 200:
                 return None
             version = response.json().get("version")

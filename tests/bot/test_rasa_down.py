@@ -150,3 +150,13 @@ async def test_asking_for_a_person_escalates_at_once(chat: Chat) -> None:
     for user_id, (why, body) in enumerate(asks.items()):
         answer = await chat.send(f"carol-{user_id}", **body)
         assert answer["state"] == "waiting_agent", why
+
+
+async def test_readiness_says_the_nlu_is_down_in_time(chat: Chat) -> None:
+    started = time.monotonic()
+    response = await chat.http.get("/readyz")
+    took = time.monotonic() - started
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "ok"
+    assert response.json()["checks"]["nlu"] != "ok"
+    assert took < PROMISE, f"/readyz took {took:.1f} s"
