@@ -40,7 +40,8 @@ from bot.runtime import train_model
 from bot.storage import normalise_url
 from nlu.server import RasaServer
 from tests.support.fuzz import FuzzReport, fuzz_app
-from tests.support.kill9 import Kill9Result, postgres_database, run_kill9
+from tests.support.kill9 import Kill9Result, run_kill9
+from tests.support.postgres import postgres_database
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -82,7 +83,7 @@ async def fresh_database(backend: str, workdir: Path, admin_url: str) -> AsyncIt
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{workdir / 'abonent.db'}"
         return
-    async with postgres_database(admin_url) as url:
+    async with postgres_database(admin_url, "abonent_kill9") as url:
         yield url
 
 

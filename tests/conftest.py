@@ -4,23 +4,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine.url import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import create_app
 from bot.runtime import train_model
 from bot.storage import Database
 from nlu.server import RasaServer
 from tests.support.app import ExternalRasa, RunningApp, app_settings, base_settings
+from tests.support.postgres import postgres_database
 from tests.support.servers import LiveServer
 
 REQUIRE_POSTGRES = os.environ.get("ABONENT_REQUIRE_POSTGRES") == "1"
@@ -53,45 +51,20 @@ def postgres_admin_url() -> str:
     return url
 
 
-async def _create_postgres_database(admin_url: str) -> str:
-    from bot.storage import normalise_url
-
-    admin = make_url(normalise_url(admin_url))
-    name = f"abonent_test_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        if REQUIRE_POSTGRES:
-            raise
-        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
-    finally:
-        await engine.dispose()
-    return admin.set(database=name).render_as_string(hide_password=False)
-
-
-async def _drop_postgres_database(admin_url: str, url: str) -> None:
-    from bot.storage import normalise_url
-
-    engine = create_async_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-    name = make_url(url).database
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'abonent.db'}"
         return
     admin_url = request.getfixturevalue("postgres_admin_url")
-    url = await _create_postgres_database(admin_url)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(postgres_database(admin_url))
+        except Exception as exc:
+            if REQUIRE_POSTGRES:
+                raise
+            pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
         yield url
-    finally:
-        await _drop_postgres_database(admin_url, url)
 
 
 # -- the app ---------------------------------------------------------------------------------

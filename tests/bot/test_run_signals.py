@@ -23,6 +23,7 @@ from nlu.server import port_in_use
 from nlu.server_state import is_running
 from nlu.training import PROJECT_ROOT
 from tests.support.fake_rasa_venv import make_fake_rasa_venv
+from tests.support.processes import all_gone
 from tests.support.servers import free_port
 
 
@@ -80,14 +81,6 @@ class App:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
-
-
-async def all_gone(pids: list[int], seconds: float = 20) -> bool:
-    for _ in range(int(seconds / 0.1)):
-        if not any(is_running(pid) for pid in pids):
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 @pytest.fixture

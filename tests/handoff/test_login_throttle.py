@@ -10,6 +10,7 @@ import pytest
 
 from handoff.errors import Busy, RateLimited
 from handoff.login_throttle import LoginThrottle, PasswordGate, address_key
+from tests.support.waiting import eventually
 
 
 class Clock:
@@ -93,7 +94,7 @@ async def test_the_gate_bounds_checks_and_refuses_beyond_its_queue() -> None:
         return True
 
     tasks = [asyncio.create_task(gate.run(check)) for _ in range(10)]
-    await asyncio.sleep(0.5)
+    await eventually(lambda: running == 2 and sum(t.done() for t in tasks) >= 5)
     refused = [t for t in tasks if t.done()]
     assert len(refused) == 5 and all(isinstance(t.exception(), Busy) for t in refused)
     assert peak == 2
@@ -104,11 +105,16 @@ async def test_the_gate_bounds_checks_and_refuses_beyond_its_queue() -> None:
 
 async def test_a_cancelled_caller_keeps_its_slot_until_the_thread_ends() -> None:
     gate = PasswordGate(1, queue=0)
-    release = threading.Event()
-    first = asyncio.create_task(gate.run(lambda: release.wait(30)))
-    await asyncio.sleep(0.2)
+    release, started = threading.Event(), threading.Event()
+
+    def slow_check() -> bool:
+        started.set()
+        return release.wait(30)
+
+    first = asyncio.create_task(gate.run(slow_check))
+    await eventually(started.is_set)
     first.cancel()
-    await asyncio.sleep(0.1)
+    await eventually(first.done)
     with pytest.raises(Busy):  # the thread still runs: no second check starts
         await gate.run(lambda: True)
     release.set()

@@ -27,6 +27,7 @@ from nlu.server_state import RasaState, is_running, token_hash, write_state
 from nlu.training import PROJECT_ROOT, rasa_environment
 from tests.support.app import ExternalRasa
 from tests.support.fake_rasa_venv import FakeRasaVenv, make_fake_rasa_venv
+from tests.support.processes import all_gone
 
 # starts with "-": argparse would take it for an option if it were a separate argument
 TOKEN = "-fake-" + "7" * 20
@@ -52,14 +53,6 @@ def server(fake: FakeRasaVenv, model: Path, tmp_path: Path, **kw: object) -> Ras
 
 def cmdline(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-
-
-async def gone(pid: int, seconds: float = 20.0) -> bool:
-    for _ in range(int(seconds / 0.1)):
-        if not is_running(pid):
-            return True
-        await asyncio.sleep(0.1)
-    return False
 
 
 async def status(url: str, token: str) -> int:
@@ -132,7 +125,7 @@ async def test_the_token_is_not_on_the_command_line(
         assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
         assert TOKEN not in state_file.read_text()
         pid = rasa.pid
-    assert await gone(pid)
+    assert await all_gone([pid])
     assert not state_file.exists()
 
 
@@ -166,7 +159,7 @@ async def test_rasa_dies_with_the_process_that_started_it(
         assert is_running(rasa_pid)
         parent.kill()
         parent.wait(10)
-        assert await gone(rasa_pid), "Rasa outlived the app that was killed with SIGKILL"
+        assert await all_gone([rasa_pid]), "Rasa outlived the app that was killed with SIGKILL"
     finally:
         if is_running(rasa_pid):
             os.kill(rasa_pid, signal.SIGKILL)
@@ -189,7 +182,7 @@ async def test_a_cancelled_start_stops_rasa(
         starting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await starting
-        assert await gone(pid)
+        assert await all_gone([pid])
     finally:
         if is_running(pid):
             os.kill(pid, signal.SIGKILL)
@@ -205,7 +198,7 @@ async def test_a_leftover_server_with_our_model_and_token_is_reused(
         assert rasa.pid == old.pid
         assert await status(rasa.url, TOKEN) == 200
     # taken over means owned: stopping the app stops it
-    assert await gone(old.pid)
+    assert await all_gone([old.pid])
 
 
 async def test_a_leftover_server_with_another_token_is_stopped_and_replaced(
@@ -216,7 +209,7 @@ async def test_a_leftover_server_with_another_token_is_stopped_and_replaced(
     async with server(fake, model, tmp_path, port=port, token=TOKEN) as rasa:
         assert not rasa.reused
         assert rasa.pid != old.pid
-        assert await gone(old.pid, 1)
+        assert await all_gone([old.pid], 1)
         assert await status(rasa.url, TOKEN) == 200
 
 

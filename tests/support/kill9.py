@@ -19,21 +19,18 @@ message text: ids and counts only).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.storage import Database, Message, normalise_url
+from bot.storage import Database, Message
 from tests.support.processes import AppProcess
 from tests.support.servers import free_port
 
@@ -110,20 +107,6 @@ def app_environment(database_url: str, rasa_url: str, rasa_token: str) -> dict[s
     return env
 
 
-@contextlib.asynccontextmanager
-async def postgres_database(admin_url: str) -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database for one run; dropped after it (even if in use)."""
-    admin = make_url(normalise_url(admin_url))
-    name = f"abonent_kill9_{uuid.uuid4().hex[:12]}"
-    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await engine.dispose()
 
 
 class _Run:

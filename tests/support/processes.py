@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from nlu.server_state import is_running
+
 
 class AppProcess:
     """Start with an environment (RASA_URL, DATABASE_URL, ABONENT_FAILPOINT...), wait, stop.
@@ -77,3 +79,12 @@ class AppProcess:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(20)
         self._log.close()
+
+
+async def all_gone(pids: list[int], seconds: float = 20.0) -> bool:
+    """Whether every process in ``pids`` has exited within ``seconds`` (polled)."""
+    for _ in range(int(seconds / 0.1)):
+        if not any(is_running(pid) for pid in pids):
+            return True
+        await asyncio.sleep(0.1)
+    return False

@@ -1,0 +1,32 @@
+"""A fresh PostgreSQL database per test or stress round: created on entry, dropped on exit (even
+while a killed app's connections linger)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.engine.url import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.storage import normalise_url
+
+
+@asynccontextmanager
+async def postgres_database(admin_url: str, prefix: str = "abonent_test") -> AsyncIterator[str]:
+    """Yield the URL of a new, empty database on the server of ``admin_url``."""
+    admin = make_url(normalise_url(admin_url))
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield admin.set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with engine.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
