@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     )
     telegram_api_base: str | None = Field(None, validation_alias=_env("TELEGRAM_API_BASE"))
 
+    # VK (channels/vk): on when VK_GROUP_TOKEN is set; Bots Long Poll unless Callback is configured.
+    vk_group_token: SecretStr | None = Field(None, validation_alias=_env("VK_GROUP_TOKEN"))
+    vk_group_id: str | None = Field(None, validation_alias=_env("VK_GROUP_ID"))
+    vk_api_version: str = Field("5.199", validation_alias=_env("VK_API_VERSION"))
+    vk_api_base: str = Field("https://api.vk.ru", validation_alias=_env("VK_API_BASE"))
+    vk_callback_confirmation: SecretStr | None = Field(
+        None, validation_alias=_env("VK_CALLBACK_CONFIRMATION")
+    )
+    vk_callback_secret: SecretStr | None = Field(None, validation_alias=_env("VK_CALLBACK_SECRET"))
+
     kb_dir: Path | None = Field(None, validation_alias=_env("ABONENT_KB_DIR"))
 
     webchat_max_text: int = Field(4000, ge=1, validation_alias=_env("WEBCHAT_MAX_TEXT"))

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -52,7 +53,7 @@ from bot.channel import (
     RecipientGoneError,
     TemporaryChannelError,
 )
-from bot.messages import OutboundMessage, utcnow
+from bot.messages import DELIVERY_ID, OutboundMessage, utcnow
 from bot.notify import Notifier, Signal
 from bot.send_rate import SendRateLimiter
 from bot.storage import Conversation, Database, Identity, Message, OutboxItem, affected_rows
@@ -277,6 +278,9 @@ class OutboxSender:
         gone = False
         try:
             message = _decode(row)
+            message = dataclasses.replace(
+                message, metadata={**message.metadata, DELIVERY_ID: row.id}
+            )
             channel = self._channels[row.channel]
             await self._limiters[row.channel].acquire(row.address)
             self._sending.add(row.id)

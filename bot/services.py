@@ -139,4 +139,8 @@ def _channel_extensions(
         from channels.telegram import build_telegram
 
         found.append(build_telegram(settings=settings, conversations=conversations, db=db))
+    if settings.vk_group_token:
+        from channels.vk import build_vk
+
+        found.append(build_vk(settings=settings, conversations=conversations, db=db))
     return found

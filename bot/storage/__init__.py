@@ -3,6 +3,7 @@
 from bot.storage.database import Database, affected_rows, normalise_url, upgrade_schema
 from bot.storage.tables import (
     Base,
+    ChannelCursor,
     Conversation,
     ConversationState,
     Customer,
@@ -13,6 +14,7 @@ from bot.storage.tables import (
 
 __all__ = [
     "Base",
+    "ChannelCursor",
     "Conversation",
     "ConversationState",
     "Customer",

@@ -147,3 +147,14 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class ChannelCursor(Base):
+    """Where a channel's intake stands on a platform without acknowledgements (VK's long-poll
+    ``ts``, a mailbox's last UID): written only after everything before it is stored."""
+
+    __tablename__ = "channel_cursors"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # "vk:long_poll:123"
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

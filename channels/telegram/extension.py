@@ -18,15 +18,15 @@ from bot.config import Settings
 from bot.conversations import Conversations
 from bot.extensions import BackgroundLoop
 from bot.storage import Database
+from channels.common.worker import ConversationWorker
 from channels.telegram.channel import TelegramChannel
 from channels.telegram.client import create_bot
 from channels.telegram.errors import channel_error
 from channels.telegram.intake import TelegramIntake
 from channels.telegram.options import TelegramOptions
-from channels.telegram.payloads import PayloadResolver
+from channels.telegram.payloads import telegram_payloads
 from channels.telegram.polling import Poller
 from channels.telegram.webhook import webhook_router
-from channels.telegram.worker import ConversationWorker
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def build_telegram(
     bot = create_bot(options)
     worker = ConversationWorker(conversations)
     intake = TelegramIntake(
-        bot=bot, conversations=conversations, payloads=PayloadResolver(db), worker=worker
+        bot=bot, conversations=conversations, payloads=telegram_payloads(db), worker=worker
     )
     extension = TelegramExtension(
         options=options, bot=bot, channel=TelegramChannel(bot), intake=intake, worker=worker

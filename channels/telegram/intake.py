@@ -20,10 +20,10 @@ from aiogram.types import Update
 from bot import failpoints
 from bot.conversations import Conversations
 from bot.messages import InboundMessage
+from channels.common.button_payloads import PayloadResolver, is_hashed
+from channels.common.worker import ConversationWorker
 from channels.telegram.errors import channel_error
 from channels.telegram.inbound import to_inbound
-from channels.telegram.payloads import PayloadResolver, is_hashed
-from channels.telegram.worker import ConversationWorker
 
 log = logging.getLogger(__name__)
 

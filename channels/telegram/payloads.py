@@ -1,66 +1,19 @@
-"""Button payloads <-> Telegram ``callback_data`` (1-64 bytes).
-
-A payload that fits goes as it is. A longer one (``/roaming{"country": "Великобритания"}`` is
-already 48 bytes), or one that starts with ``#``, goes as ``#`` + 22 characters of its SHA-256.
-A press on such a button is resolved against the buttons of the recent replies to that
-subscriber, which the core keeps in the database: nothing to remember in memory, so it works
-after a restart and on any replica.
-"""
+"""Button payloads <-> Telegram ``callback_data`` (1-64 bytes; longer ones go hashed)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-
-from sqlalchemy import select
-
-from bot.storage import Conversation, Database, Identity, Message
+from bot.storage import Database
+from channels.common.button_payloads import PayloadResolver, compact, is_hashed
 from channels.telegram.inbound import TELEGRAM
 
+__all__ = ["MAX_CALLBACK_DATA", "callback_data", "is_hashed", "telegram_payloads"]
+
 MAX_CALLBACK_DATA = 64
-_HASHED = "#"
 
 
 def callback_data(payload: str) -> str:
-    if payload and not payload.startswith(_HASHED) and len(payload.encode()) <= MAX_CALLBACK_DATA:
-        return payload
-    digest = hashlib.sha256(payload.encode()).digest()[:16]
-    return _HASHED + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return compact(payload, MAX_CALLBACK_DATA)
 
 
-def is_hashed(data: str) -> bool:
-    return data.startswith(_HASHED)
-
-
-class PayloadResolver:
-    """Finds the payload behind hashed callback data among the subscriber's recent replies."""
-
-    def __init__(self, db: Database, *, lookback: int = 50) -> None:
-        self._db = db
-        self._lookback = lookback
-
-    async def resolve(self, data: str, channel_user_id: str) -> str | None:
-        if not is_hashed(data):
-            return data
-        async with self._db.sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(Message.buttons)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .join(Identity, Identity.id == Conversation.identity_id)
-                    .where(
-                        Identity.channel == TELEGRAM,
-                        Identity.channel_user_id == channel_user_id,
-                        Message.direction == "out",
-                        Message.buttons.is_not(None),
-                    )
-                    .order_by(Message.id.desc())
-                    .limit(self._lookback)
-                )
-            ).all()
-        for buttons in rows:
-            for item in (buttons or {}).get("items") or ():
-                payload = str(item.get("payload", ""))
-                if callback_data(payload) == data:
-                    return payload
-        return None
+def telegram_payloads(db: Database) -> PayloadResolver:
+    return PayloadResolver(db, channel=TELEGRAM)

@@ -25,6 +25,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import Update
 
+from channels.common.turns import taking_turns
 from channels.telegram.client import REQUEST_TIMEOUT
 from channels.telegram.errors import channel_error
 from channels.telegram.intake import TelegramIntake
@@ -92,7 +93,7 @@ class Poller:
         in between makes Telegram deliver it again, and ``accept`` sees a duplicate.
         """
         stored: set[int] = set()
-        for update in _taking_turns(updates):
+        for update in taking_turns(updates, _sender):
             try:
                 item = await self._intake.store(update)
             except Exception:
@@ -114,18 +115,6 @@ class Poller:
         self._failures += 1
         ceiling = min(MAX_PAUSE, 2.0 ** min(self._failures, 10))
         return random.uniform(ceiling / 2, ceiling)
-
-
-def _taking_turns(updates: list[Update]) -> list[Update]:
-    """The batch reordered so that senders take turns: the first update of every sender, then
-    the second... Each sender's own updates keep their order (one identity, one queue)."""
-    queues: dict[object, list[Update]] = {}
-    for update in updates:
-        queues.setdefault(_sender(update), []).append(update)
-    turns: list[Update] = []
-    for depth in range(max((len(q) for q in queues.values()), default=0)):
-        turns += [queue[depth] for queue in queues.values() if depth < len(queue)]
-    return turns
 
 
 def _sender(update: Update) -> object:

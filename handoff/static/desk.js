@@ -23,6 +23,7 @@
       s_positive: "позитив", today: "Сегодня", week: "7 дней", handoffs: "обращений",
       within: "≤3 мин", median: "медиана", p90: "p90", abandoned: "брошено", csat: "CSAT",
       position: "№{n}", rating: "Оценка", confirm_close: "Закрыть разговор?",
+      ch_webchat: "Веб-чат", ch_telegram: "Telegram", ch_vk: "ВКонтакте", ch_email: "E-mail",
     },
     en: {
       desk: "Agent desk", logout: "Log out", waiting: "Waiting", active: "Active",
@@ -44,11 +45,13 @@
       s_positive: "positive", today: "Today", week: "7 days", handoffs: "handoffs",
       within: "≤3 min", median: "median", p90: "p90", abandoned: "abandoned", csat: "CSAT",
       position: "#{n}", rating: "Rating", confirm_close: "Close the conversation?",
+      ch_webchat: "Web chat", ch_telegram: "Telegram", ch_vk: "VK", ch_email: "E-mail",
     },
   };
   let lang = localStorage.getItem("desk_lang") || ((navigator.language || "ru").startsWith("ru") ? "ru" : "en");
   const $ = (id) => document.getElementById(id);
   const t = (key, vars) => (T[lang][key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String((vars || {})[k] ?? ""));
+  const channelName = (name) => (T[lang][`ch_${name}`] ?? name);
   const state = { me: null, queue: null, selected: null, detail: null, skew: 0 };
 
   // -- DOM helpers: text only ----------------------------------------------------------------
@@ -122,7 +125,7 @@
     li.appendChild(top);
     li.appendChild(el("div", "sum", item.summary));
     const bottom = el("div", "row");
-    bottom.appendChild(el("span", null, `${item.card.channel} · ${item.card.lang}`));
+    bottom.appendChild(el("span", null, `${channelName(item.card.channel)} · ${item.card.lang}`));
     bottom.appendChild(el("span", null, item.agent || ""));
     li.appendChild(bottom);
     li.addEventListener("click", () => select(item.conversation_id));
@@ -190,7 +193,7 @@
   function renderCard(d) {
     const card = d.card;
     const rows = [
-      ["channel", card.channel],
+      ["channel", channelName(card.channel)],
       ["language", card.lang],
       ["subscriber", card.identity.display_name || card.identity.channel_user_id || t("none")],
       ["phone", card.identity.verified_phone || t("none")],

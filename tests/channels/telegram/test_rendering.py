@@ -8,14 +8,9 @@ import pytest
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 
 from bot.messages import Button, OutboundMessage
+from channels.common.text_parts import split_text, utf16_len
 from channels.telegram.payloads import MAX_CALLBACK_DATA, callback_data, is_hashed
-from channels.telegram.rendering import (
-    DEFAULT_PHONE_LABEL,
-    escape,
-    render,
-    split_text,
-    utf16_len,
-)
+from channels.telegram.rendering import DEFAULT_PHONE_LABEL, escape, render
 
 
 def test_text_is_escaped_for_the_html_parse_mode() -> None:

@@ -1,11 +1,11 @@
-"""A press on a button whose payload was too long for Telegram is resolved from the database."""
+"""A press on a button whose payload was too long for the platform is resolved from the database."""
 
 from __future__ import annotations
 
 import uuid
 
 from bot.storage import Conversation, Customer, Database, Identity, Message
-from channels.telegram.payloads import PayloadResolver, callback_data
+from channels.telegram.payloads import callback_data, telegram_payloads
 
 LONG = '/roaming_prices{"country": "Соединённые Штаты Америки"}'
 
@@ -31,13 +31,13 @@ async def reply_with_buttons(db: Database, user_id: str, payloads: list[str]) ->
 
 async def test_a_hashed_payload_is_found_among_the_subscribers_replies(db: Database) -> None:
     await reply_with_buttons(db, "5001", ["/check_balance", LONG])
-    resolver = PayloadResolver(db)
+    resolver = telegram_payloads(db)
     assert await resolver.resolve(callback_data(LONG), "5001") == LONG
     assert await resolver.resolve("/check_balance", "5001") == "/check_balance", "as it is"
 
 
 async def test_it_is_not_found_for_someone_else_or_an_unknown_token(db: Database) -> None:
     await reply_with_buttons(db, "5001", [LONG])
-    resolver = PayloadResolver(db)
+    resolver = telegram_payloads(db)
     assert await resolver.resolve(callback_data(LONG), "6002") is None
     assert await resolver.resolve(callback_data(LONG + "!"), "5001") is None

@@ -7,7 +7,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 
-from channels.telegram.worker import ConversationWorker
+from channels.common.worker import ConversationWorker
 
 
 class SlowConversations:
