@@ -11,17 +11,18 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import select
 
 from bot.app import create_app
 from bot.config import Settings
 from bot.services import Services
 from bot.storage import Conversation, Database, Identity, Message, OutboxItem
+from channels.telegram.inbound import TELEGRAM
 from channels.telegram.options import WEBHOOK_PATH
 from channels.telegram.webhook import SECRET_HEADER
 from nlu.server import RasaServer
 from tests.channels.telegram.fake_bot_api import FakeBotApi
 from tests.channels.telegram.updates import TelegramUser
+from tests.support import channel_db
 from tests.support.app import app_settings
 from tests.support.servers import LiveServer
 
@@ -53,13 +54,7 @@ class TelegramApp:
         return await find_identity(self.services.db, user)
 
     async def conversation(self, user: TelegramUser) -> Conversation | None:
-        identity = await self.identity(user)
-        if identity is None:
-            return None
-        async with self.services.db.sessions() as session:
-            return await session.scalar(
-                select(Conversation).where(Conversation.identity_id == identity.id)
-                .order_by(Conversation.created_at.desc()).limit(1))
+        return await channel_db.latest_conversation(self.services.db, TELEGRAM, str(user.id))
 
     async def messages(self, user: TelegramUser, direction: str | None = None) -> list[Message]:
         return await stored_messages(self.services.db, user, direction)
@@ -72,39 +67,21 @@ class TelegramApp:
 
 
 async def find_identity(db: Database, user: TelegramUser) -> Identity | None:
-    async with db.sessions() as session:
-        return await session.scalar(select(Identity).where(
-            Identity.channel == "telegram", Identity.channel_user_id == str(user.id)))
+    return await channel_db.find_identity(db, TELEGRAM, str(user.id))
 
 
 async def stored_messages(
     db: Database, user: TelegramUser, direction: str | None = None
 ) -> list[Message]:
-    """The user's messages, both ways unless ``direction`` ("in" | "out") says which."""
-    query = (select(Message).join(Conversation, Conversation.id == Message.conversation_id)
-             .join(Identity, Identity.id == Conversation.identity_id)
-             .where(Identity.channel == "telegram", Identity.channel_user_id == str(user.id))
-             .order_by(Message.id))
-    if direction is not None:
-        query = query.where(Message.direction == direction)
-    async with db.sessions() as session:
-        return list((await session.scalars(query)).all())
+    return await channel_db.stored_messages(db, TELEGRAM, str(user.id), direction)
 
 
 async def outbox_rows(db: Database, user: TelegramUser) -> list[OutboxItem]:
-    async with db.sessions() as session:
-        return list((await session.scalars(
-            select(OutboxItem).where(OutboxItem.channel == "telegram",
-                                     OutboxItem.address == str(user.id))
-            .order_by(OutboxItem.id))).all())
+    return await channel_db.outbox_rows(db, TELEGRAM, str(user.id))
 
 
 async def delivered(db: Database, user: TelegramUser) -> bool:
-    """Every inbound message answered and every reply out of the outbox (sent or failed)."""
-    inbound = await stored_messages(db, user, "in")
-    outbox = await outbox_rows(db, user)
-    return bool(inbound) and all(m.processed_at is not None for m in inbound) \
-        and all(row.status != "pending" for row in outbox)
+    return await channel_db.delivered(db, TELEGRAM, str(user.id))
 
 
 @asynccontextmanager
