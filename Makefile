@@ -10,7 +10,7 @@ ABONENT := $(BIN)/abonent
 # A held-out TSV (lang, intent, text) to evaluate on; none ships with the repository yet.
 EVAL_FILE ?=
 
-.PHONY: help setup venv rasa-venv model browser run test test-fast lint eval bench stress clean
+.PHONY: help setup venv rasa-venv model browser mailserver run test test-fast lint eval bench stress clean
 
 help:
 	@echo "make run    - set up (environments, database, NLU model) and start the bot on http://127.0.0.1:8000"
@@ -56,7 +56,11 @@ run: setup
 	$(ABONENT) db upgrade
 	$(ABONENT) run
 
-test: setup browser
+# Debian's Dovecot: the e-mail tests run a real IMAP server on loopback (see tests/support/mail.py).
+mailserver:
+	@scripts/install-mailserver.sh
+
+test: setup browser mailserver
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: venv

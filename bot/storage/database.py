@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,6 +59,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            # aiosqlite logs every statement with its parameters (message text, phone numbers)
+            # at DEBUG: keep that out of the log even when the app runs at DEBUG.
+            logging.getLogger("aiosqlite").setLevel(logging.INFO)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def upgrade(self) -> None:

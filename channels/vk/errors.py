@@ -8,6 +8,7 @@
   ``OUTBOX_MAX_ATTEMPTS``, while someone fixes ``VK_GROUP_TOKEN``;
 - every other VK error (100 bad parameter, 911 bad keyboard, 914 too long...) ->
   ``PermanentChannelError`` with VK's message (logged, not retried);
+- vk-api's other errors (a captcha, error 14: a bot cannot solve it) -> ``PermanentChannelError``;
 - a non-2xx HTTP answer, a network error or timeout, an answer that is not JSON ->
   ``TemporaryChannelError`` (a send that timed out may have been delivered: it is retried with
   the same ``random_id``, which VK deduplicates).
@@ -43,6 +44,8 @@ def channel_error(exc: BaseException, *, secrets: tuple[str, ...] = ()) -> Chann
         return PermanentChannelError(reason)
     if isinstance(exc, vk_api.ApiHttpError | requests.RequestException | ValueError):
         return TemporaryChannelError(reason)  # ValueError: the answer was not JSON
+    if isinstance(exc, vk_api.VkApiError):  # e.g. a captcha (error 14): no one to solve it
+        return PermanentChannelError(reason)
     return None
 
 

@@ -20,6 +20,7 @@ an earlier ``ts`` after a crash).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +28,8 @@ from bot.messages import InboundMessage
 
 VK = "vk"
 CHAT_PEER_START = 2_000_000_000  # peer ids of group chats start here
-PAYLOAD_KEY = "p"  # our buttons carry {"p": "<payload>"}; see rendering.button_payload
+PAYLOAD_KEY = "p"
+_DECIMAL = re.compile(r"-?[0-9]{1,19}")  # our buttons carry {"p": "<payload>"}; see rendering.button_payload
 
 # Attachment types a person sends that the bot cannot read: answered with "I can read text",
 # kept in the transcript for an agent.
@@ -55,7 +57,8 @@ def to_inbound(event: Mapping[str, Any], *, group_id: int) -> InboundMessage | N
     message_id = _int(message.get("id"))
     if message_id is None or message_id <= 0:
         return None
-    text = str(message.get("text") or "")
+    raw_text = message.get("text")
+    text = raw_text if isinstance(raw_text, str) else ""
     payload, start = _payload(message.get("payload"))
     kinds = _attachments(message)
     if start:
@@ -103,7 +106,8 @@ def _payload(raw: object) -> tuple[str | None, bool]:
 
 def _attachments(message: Mapping[str, Any]) -> tuple[str, ...]:
     kinds: list[str] = []
-    for item in message.get("attachments") or ():
+    items = message.get("attachments")
+    for item in items if isinstance(items, list) else ():
         kind = item.get("type") if isinstance(item, Mapping) else None
         if isinstance(kind, str) and kind not in kinds:
             kinds.append(kind if kind in UNREADABLE_CONTENT else "attachment")
@@ -119,6 +123,6 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
         return int(value)
     return None

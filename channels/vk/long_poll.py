@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +38,20 @@ log = logging.getLogger(__name__)
 
 WAIT = 25  # seconds VK holds an empty long poll open (at most 90)
 MAX_PAUSE = 60.0
+_KEY_IN_URL = re.compile(r"([?&]key=)[^&\s\"'>]+")
+
+
+class _RedactKey(logging.Filter):
+    """Masks the long-poll ``key=...`` (a credential) in httpx's request lines (INFO)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "key=" in message:
+            record.msg, record.args = _KEY_IN_URL.sub(r"\1***", message), ()
+        return True
+
+
+_REDACTOR = _RedactKey()
 
 
 class LongPoller:
@@ -57,6 +72,9 @@ class LongPoller:
         self._wait = wait
         self._secrets = secrets
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(wait + 10.0, connect=5.0))
+        httpx_log = logging.getLogger("httpx")
+        if _REDACTOR not in httpx_log.filters:
+            httpx_log.addFilter(_REDACTOR)
         self._server: str | None = None
         self._key: str | None = None
         self.ts: str | None = None  # the next ts to ask for; persisted once the batch is stored

@@ -6,6 +6,7 @@ Names are personal data: they are not logged.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -18,12 +19,14 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000  # users.get takes up to 1000 ids
 TTL_SECONDS = 24 * 3600.0
+WAIT_SECONDS = 3.0  # storing a message (and answering VK's callback) never waits longer
 
 
 class UserNames:
     def __init__(self, client: VkClient, *, size: int = 10_000, ttl: float = TTL_SECONDS,
-                 secrets: tuple[str, ...] = ()) -> None:
+                 wait: float = WAIT_SECONDS, secrets: tuple[str, ...] = ()) -> None:
         self._client = client
+        self._wait = wait
         self._size = size
         self._ttl = ttl
         self._secrets = secrets
@@ -40,9 +43,13 @@ class UserNames:
         for start in range(0, len(missing), BATCH):
             batch = missing[start:start + BATCH]
             try:
-                users = await self._client.call(
+                users = await asyncio.wait_for(self._client.call(
                     "users.get", user_ids=",".join(map(str, batch))
-                )
+                ), self._wait)
+            except TimeoutError:
+                log.info("vk: users.get took longer than %.0f s; storing without names",
+                         self._wait)
+                return
             except Exception as exc:
                 error = channel_error(exc, secrets=self._secrets)
                 if error is None:
@@ -51,8 +58,9 @@ class UserNames:
                     log.info("vk: could not read subscribers' names: %s", error)
                 return
             for user in users if isinstance(users, list) else ():
-                if isinstance(user, dict) and isinstance(user.get("id"), int):
-                    self._remember(user["id"], _full_name(user))
+                user_id = user.get("id") if isinstance(user, dict) else None
+                if isinstance(user_id, int) and not isinstance(user_id, bool):
+                    self._remember(user_id, _full_name(user))
 
     def _remember(self, user_id: int, name: str | None) -> None:
         self._names[user_id] = (time.monotonic() + self._ttl, name)
