@@ -23,7 +23,7 @@ from bot import failpoints
 from bot.failed_messages import FailedMessages, frames_of
 from bot.handoff_contract import AGENT_STATES, HandoffHooks
 from bot.locks import KeyedLocks
-from bot.messages import InboundMessage, OutboundMessage, utcnow
+from bot.messages import THREAD, InboundMessage, OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
 from bot.policy import (
@@ -283,9 +283,12 @@ class Conversations:
             identity.verified_phone = inbound.contact.phone
         if identity.blocked_at is not None:  # they wrote again, so they unblocked the bot
             identity.blocked_at = None
+        thread = _thread_key(inbound)
         latest = await session.scalar(
             select(Conversation)
             .where(Conversation.identity_id == identity.id)
+            .where(Conversation.thread_key == thread if thread is not None
+                   else Conversation.thread_key.is_(None))
             .order_by(Conversation.created_at.desc(), Conversation.id.desc())
             .limit(1)
         )
@@ -300,6 +303,7 @@ class Conversations:
             lang=inbound.lang,
             misunderstandings=0,
             context={},
+            thread_key=thread,
         )
         session.add(conversation)
         await session.flush()
@@ -419,6 +423,11 @@ def _outbound(row: Message) -> OutboundMessage:
             "metadata": row.meta or {},
         }
     )
+
+
+def _thread_key(inbound: InboundMessage) -> str | None:
+    thread = inbound.metadata.get(THREAD)
+    return str(thread)[:255] if thread else None
 
 
 def _json_safe(inbound: InboundMessage) -> dict[str, Any] | None:

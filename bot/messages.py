@@ -19,6 +19,10 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 # the network address an anonymous client wrote from (the web chat sets it), so that one address
 # cannot flood the agents' queue; never shown to agents.
 CLIENT_ADDRESS = "client_address"
+# A channel whose conversations come in threads (e-mail) names the thread: messages of one
+# identity with the same thread key share a conversation, and a new thread opens a new one.
+# Without it, an identity has one conversation at a time (chats).
+THREAD = "thread"
 # OutboundMessage.metadata key the outbox sender sets on the message it hands to a channel: the
 # outbox row's id, the same on every retry, for platforms that take an idempotency key (VK's
 # ``random_id``). Not stored; absent when a channel is called outside the outbox.

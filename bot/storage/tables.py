@@ -65,7 +65,10 @@ class Identity(Base):
 
 class Conversation(Base):
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_identity_state", "identity_id", "state"),)
+    __table_args__ = (
+        Index("ix_conversations_identity_state", "identity_id", "state"),
+        Index("ix_conversations_identity_thread", "identity_id", "thread_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
@@ -76,6 +79,8 @@ class Conversation(Base):
     misunderstandings: Mapped[int] = mapped_column(Integer, default=0)
     awaiting: Mapped[str | None] = mapped_column(String(32))
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the channel's thread (an e-mail thread's root Message-ID); None for chats
+    thread_key: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()

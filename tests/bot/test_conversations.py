@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.conversations import Conversations
-from bot.messages import InboundMessage
+from bot.messages import THREAD, InboundMessage
 from bot.notify import Notifier
 from bot.policy import DialoguePolicy
 from bot.storage import Conversation, ConversationState, Database, Message
@@ -141,6 +141,33 @@ async def test_a_repeated_id_from_the_same_user_returns_the_first_answer(core: C
     assert [r.id for r in again.replies] == [r.id for r in first.replies]
     assert nlu.calls == ["какой у меня баланс"], "answered once"
     assert len(await core.inbound(first.conversation_id)) == 1
+
+
+# -- threads: a channel with threads (e-mail) gets a conversation per thread -----------------
+
+def threaded(user: str, message_id: str, thread: str | None) -> InboundMessage:
+    return InboundMessage(channel="email", channel_user_id=user, channel_message_id=message_id,
+                          text="какой у меня баланс", lang="ru",
+                          metadata={THREAD: thread} if thread is not None else {})
+
+
+async def test_each_thread_of_one_sender_is_a_conversation_of_its_own(core: Core) -> None:
+    conversations = core.conversations(StubNlu())
+    first = await conversations.receive(threaded("anna@example.test", "<1@x>", "<1@x>"))
+    other = await conversations.receive(threaded("anna@example.test", "<2@x>", "<2@x>"))
+    reply = await conversations.receive(threaded("anna@example.test", "<3@x>", "<1@x>"))
+    assert first.conversation_id != other.conversation_id, "a new thread, a new conversation"
+    assert reply.conversation_id == first.conversation_id, "a reply joins its thread"
+    assert [m.channel_message_id for m in await core.inbound(first.conversation_id)] == \
+        ["<1@x>", "<3@x>"]
+
+
+async def test_without_a_thread_the_sender_keeps_one_conversation(core: Core) -> None:
+    conversations = core.conversations(StubNlu())
+    threaded_one = await conversations.receive(threaded("boris", "1", "<t@x>"))
+    chat = [await conversations.receive(threaded("boris", str(i), None)) for i in (2, 3)]
+    assert chat[0].conversation_id == chat[1].conversation_id
+    assert chat[0].conversation_id != threaded_one.conversation_id, "threads stay apart"
 
 
 async def test_the_longest_user_and_message_ids_fit(core: Core) -> None:
