@@ -23,7 +23,7 @@ from bot import failpoints
 from bot.failed_messages import FailedMessages, frames_of
 from bot.handoff_contract import AGENT_STATES, HandoffHooks
 from bot.locks import KeyedLocks
-from bot.messages import THREAD, InboundMessage, OutboundMessage, utcnow
+from bot.messages import NO_REPLY, THREAD, InboundMessage, OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
 from bot.policy import (
@@ -133,6 +133,8 @@ class Conversations:
                         meta=_json_safe(inbound),
                         lang=inbound.lang,
                         created_at=inbound.received_at,
+                        # kept for the transcript, never answered (a mail loop, a bounce)
+                        processed_at=utcnow() if inbound.metadata.get(NO_REPLY) else None,
                     )
                     session.add(stored)
                     await session.flush()

@@ -23,6 +23,9 @@ CLIENT_ADDRESS = "client_address"
 # identity with the same thread key share a conversation, and a new thread opens a new one.
 # Without it, an identity has one conversation at a time (chats).
 THREAD = "thread"
+# A message to keep but never answer (an e-mail auto-reply or bounce: answering could start a
+# mail loop). Its value says why; it is stored as already answered and shown to agents.
+NO_REPLY = "no_reply"
 # OutboundMessage.metadata key the outbox sender sets on the message it hands to a channel: the
 # outbox row's id, the same on every retry, for platforms that take an idempotency key (VK's
 # ``random_id``). Not stored; absent when a channel is called outside the outbox.

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.conversations import Conversations
-from bot.messages import THREAD, InboundMessage
+from bot.messages import NO_REPLY, THREAD, InboundMessage
 from bot.notify import Notifier
 from bot.policy import DialoguePolicy
 from bot.storage import Conversation, ConversationState, Database, Message
@@ -168,6 +168,19 @@ async def test_without_a_thread_the_sender_keeps_one_conversation(core: Core) ->
     chat = [await conversations.receive(threaded("boris", str(i), None)) for i in (2, 3)]
     assert chat[0].conversation_id == chat[1].conversation_id
     assert chat[0].conversation_id != threaded_one.conversation_id, "threads stay apart"
+
+
+async def test_a_message_marked_no_reply_is_kept_but_never_answered(core: Core) -> None:
+    nlu = StubNlu()
+    conversations = core.conversations(nlu)
+    bounce = InboundMessage(channel="email", channel_user_id="mailer-daemon@example.test",
+                            channel_message_id="<b@x>", text="Undelivered mail", lang="ru",
+                            metadata={NO_REPLY: "bounce"})
+    received = await conversations.receive(bounce)
+    assert not received.replies and nlu.calls == []
+    [stored] = await core.inbound(received.conversation_id)
+    assert stored.text == "Undelivered mail" and stored.processed_at is not None
+    assert await conversations.recover() == 0, "the sweep does not answer it later either"
 
 
 async def test_the_longest_user_and_message_ids_fit(core: Core) -> None:
