@@ -65,6 +65,28 @@ class Settings(BaseSettings):
     )
     vk_callback_secret: SecretStr | None = Field(None, validation_alias=_env("VK_CALLBACK_SECRET"))
 
+    # E-mail (channels/email): on when EMAIL_IMAP_HOST is set; IMAP in, SMTP out.
+    email_imap_host: str | None = Field(None, validation_alias=_env("EMAIL_IMAP_HOST"))
+    email_imap_port: str | None = Field(None, validation_alias=_env("EMAIL_IMAP_PORT"))
+    email_imap_user: str | None = Field(None, validation_alias=_env("EMAIL_IMAP_USER"))
+    email_imap_password: SecretStr | None = Field(
+        None, validation_alias=_env("EMAIL_IMAP_PASSWORD")
+    )
+    email_imap_security: str | None = Field(None, validation_alias=_env("EMAIL_IMAP_SECURITY"))
+    email_imap_folder: str | None = Field(None, validation_alias=_env("EMAIL_IMAP_FOLDER"))
+    email_smtp_host: str | None = Field(None, validation_alias=_env("EMAIL_SMTP_HOST"))
+    email_smtp_port: str | None = Field(None, validation_alias=_env("EMAIL_SMTP_PORT"))
+    email_smtp_user: str | None = Field(None, validation_alias=_env("EMAIL_SMTP_USER"))
+    email_smtp_password: SecretStr | None = Field(
+        None, validation_alias=_env("EMAIL_SMTP_PASSWORD")
+    )
+    email_smtp_security: str | None = Field(None, validation_alias=_env("EMAIL_SMTP_SECURITY"))
+    email_from: str | None = Field(None, validation_alias=_env("EMAIL_FROM"))
+    # automatic replies to one sender per hour; more are stored for agents, not answered
+    email_auto_replies_per_hour: int = Field(
+        10, ge=1, validation_alias=_env("EMAIL_AUTO_REPLIES_PER_HOUR")
+    )
+
     kb_dir: Path | None = Field(None, validation_alias=_env("ABONENT_KB_DIR"))
 
     webchat_max_text: int = Field(4000, ge=1, validation_alias=_env("WEBCHAT_MAX_TEXT"))
