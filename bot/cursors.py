@@ -1,6 +1,6 @@
 """Cursors of channels without acknowledgements: read at start, moved after storing.
 
-A channel names its own cursors (``"vk:long_poll:<group>"``, ``"email:INBOX:<uidvalidity>"``)
+A channel names its own cursors (``"vk:long_poll:<group>"``, ``"email:INBOX"`` holding ``"<uidvalidity>:<uid>"``)
 and owns the format of the value; the core only keeps them.
 """
 

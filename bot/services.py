@@ -113,7 +113,7 @@ def build_services(settings: Settings) -> Services:
     )
     extensions: list[Extension] = [desk]
     channels: dict[str, Channel] = {WebChatChannel.name: WebChatChannel()}
-    for extension in _channel_extensions(settings, conversations, db):
+    for extension in _channel_extensions(settings, conversations, db, kb):
         channels[extension.channel.name] = extension.channel
         extensions.append(extension)
     outbox = OutboxSender(
@@ -131,7 +131,7 @@ def build_services(settings: Settings) -> Services:
 
 
 def _channel_extensions(
-    settings: Settings, conversations: Conversations, db: Database
+    settings: Settings, conversations: Conversations, db: Database, kb: KnowledgeBase
 ) -> list[ChannelExtension]:
     """Channels with credentials are on; the others are simply off."""
     found: list[ChannelExtension] = []
@@ -143,4 +143,8 @@ def _channel_extensions(
         from channels.vk import build_vk
 
         found.append(build_vk(settings=settings, conversations=conversations, db=db))
+    if settings.email_imap_host:
+        from channels.email.extension import build_email
+
+        found.append(build_email(settings=settings, conversations=conversations, db=db, kb=kb))
     return found

@@ -36,6 +36,8 @@ class PhraseKey(StrEnum):
     RATING_QUESTION = "rating_question"
     RATING_INVALID = "rating_invalid"
     RATING_THANKS = "rating_thanks"
+    # the e-mail channel (channels/email): buttons become a numbered list
+    EMAIL_REPLY_WITH_NUMBER = "email_reply_with_number"
 
 
 PHRASE_KEYS: tuple[str, ...] = tuple(key.value for key in PhraseKey)

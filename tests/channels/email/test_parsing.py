@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -33,7 +34,7 @@ def test_a_plain_mail() -> None:
         text="Здравствуйте! Не работает мобильный интернет.",
         body="Здравствуйте! Не работает мобильный интернет.",
         attachments=(),
-        date=datetime(2026, 3, 2, 10, 15, tzinfo=MSK),
+        date=parsedate_to_datetime(mails.DEFAULT_DATE),
         loop_reason=None,
     )
 
