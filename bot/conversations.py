@@ -279,8 +279,11 @@ class Conversations:
             )
             session.add(identity)
             await session.flush()
-        elif inbound.reply_address != identity.address:
-            identity.address = inbound.reply_address
+        else:
+            if inbound.reply_address != identity.address:
+                identity.address = inbound.reply_address
+            if inbound.display_name and inbound.display_name != identity.display_name:
+                identity.display_name = inbound.display_name  # renamed, or unknown at first
         if inbound.contact is not None and inbound.contact.verified:
             identity.verified_phone = inbound.contact.phone
         if identity.blocked_at is not None:  # they wrote again, so they unblocked the bot

@@ -37,7 +37,7 @@ class VkChannel:
             raise PermanentChannelError(str(exc)) from exc
         delivery = message.metadata.get(DELIVERY_ID)
         for index, part in enumerate(parts):
-            ident = random_id(delivery, index) if delivery is not None else 0
+            ident = random_id(delivery, index, part.text) if delivery is not None else 0
             try:
                 await self._send_part(peer_id, part, ident)
             except Exception as exc:

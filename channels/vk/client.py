@@ -97,7 +97,8 @@ class VkClient:
         return api
 
     def close(self) -> None:
-        """Stop taking calls; a call under way ends within its timeout."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop taking calls. Calls already queued still run (a reply the outbox is sending
+        while the app stops goes out), each within its timeout."""
+        self._executor.shutdown(wait=False)
         for session in self._sessions:
             session.close()

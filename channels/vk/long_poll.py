@@ -81,6 +81,7 @@ class LongPoller:
         self._pending: tuple[list[Mapping[str, Any]], str] | None = None  # unstored batch, next ts
         self._failures = 0
         self._fresh = False  # after failed 3: ignore the saved ts, take the server's
+        self._new_key = False  # a key was just fetched after failed 2 and not yet used
 
     @property
     def cursor_name(self) -> str:
@@ -126,8 +127,8 @@ class LongPoller:
         if self.ts is None:
             saved = None if self._fresh else await self._cursors.get(self.cursor_name)
             self.ts = saved if saved is not None else str(server["ts"])
-            if self._fresh:
-                await self._cursors.put(self.cursor_name, self.ts)
+            if saved is None:  # a first start (or after failed 3): remember where we begin, so
+                await self._cursors.put(self.cursor_name, self.ts)  # a restart loses nothing
             self._fresh = False
             log.info("vk: long poll %s", "resumes where it stopped" if saved else "starts now")
 
@@ -168,6 +169,7 @@ class LongPoller:
         self._pending = None
         self.ts = next_ts
         self._failures = 0
+        self._new_key = False
         return 0.0
 
     async def _recover(self, failed: object, answer: Mapping[str, Any]) -> float:
@@ -178,6 +180,9 @@ class LongPoller:
         if failed == 2:
             log.info("vk: the long-poll key expired; asking for a new one")
             self._server = None
+            if self._new_key:  # a fresh key expired at once: do not spin
+                return self._failed()
+            self._new_key = True
             return 0.0
         if failed == 3:
             log.warning("vk: the long-poll key and history were lost; starting from now")

@@ -81,8 +81,10 @@ def button_payload(payload: str) -> str:
     return data
 
 
-def random_id(delivery_id: object, part: int) -> int:
+def random_id(delivery_id: object, part: int, text: str = "") -> int:
     """VK's idempotency key for one part of one outbox row: the same on every retry, so VK
-    delivers a retried send once. A positive signed 32-bit number (0 would switch it off)."""
-    digest = hashlib.sha256(f"abonent:{delivery_id}:{part}".encode()).digest()
+    delivers a retried send once. The part's text is mixed in: row ids start again in a
+    restored or new database, and another reply under a reused id must not be dropped as a
+    duplicate. A positive signed 32-bit number (0 would switch it off)."""
+    digest = hashlib.sha256(f"abonent:{delivery_id}:{part}:{text}".encode()).digest()
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF or 1

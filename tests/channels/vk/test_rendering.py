@@ -232,6 +232,8 @@ def test_random_id_differs_between_parts_and_rows() -> None:
     ids = {random_id(row, part) for row in range(1, 201) for part in range(5)}
     assert len(ids) == 1000
     assert random_id(1, 12) != random_id(11, 2)
+    assert random_id(7, 0, "Баланс: *100#") != random_id(7, 0, "Другой ответ"), \
+        "a reused row id (a restored database) with another text is another message"
 
 
 @settings(max_examples=500, deadline=None)
