@@ -18,7 +18,8 @@ import pytest
 from bot.cursors import Cursors
 from bot.storage import Database
 from channels.email import imap_reader
-from channels.email.imap_reader import ImapError, MailboxReader, _Connection, encode_mailbox_name
+from channels.email.imap_connection import ImapConnection, ImapError, encode_mailbox_name
+from channels.email.imap_reader import MailboxReader
 from channels.email.options import ImapOptions
 from tests.channels.email.conftest import TlsFiles
 from tests.support import mail
@@ -353,7 +354,7 @@ async def test_mail_delivered_while_a_pass_runs_is_read_in_that_pass(mailbox: Ma
 async def test_new_mail_announced_with_another_answer_is_noticed(mailbox: Mailbox) -> None:
     """aioimaplib drops an EXISTS that comes with the answer to another command; the reader
     notices it anyway, so mail arriving just after its last search does not wait for IDLE."""
-    connection = _Connection(options_for(mailbox), 5)
+    connection = ImapConnection(options_for(mailbox), 5)
     try:
         await connection.open()
         assert not connection.changed.is_set()
