@@ -11,10 +11,12 @@ after a restart and on any replica.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 
 from sqlalchemy import select
 
+from bot.messages import InboundMessage
 from bot.storage import Conversation, Database, Identity, Message
 
 _HASHED = "#"
@@ -70,3 +72,15 @@ class PayloadResolver:
                 if hashed(payload) == data:
                     return payload
         return None
+
+    async def resolve_pressed(self, inbound: InboundMessage) -> InboundMessage:
+        """The message with a hashed payload replaced by the payload it stands for; when that
+        reply is no longer among the recent ones, the button's title (metadata
+        ``button_text``) is read as text instead."""
+        if inbound.payload is None or not is_hashed(inbound.payload):
+            return inbound
+        payload = await self.resolve(inbound.payload, inbound.channel_user_id)
+        if payload is not None:
+            return dataclasses.replace(inbound, payload=payload)
+        title = str(inbound.metadata.get("button_text") or "")
+        return dataclasses.replace(inbound, payload=None, text=title)

@@ -10,7 +10,6 @@ duplicate that ``accept`` recognises.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -19,8 +18,7 @@ from aiogram.types import Update
 
 from bot import failpoints
 from bot.conversations import Conversations
-from bot.messages import InboundMessage
-from channels.common.button_payloads import PayloadResolver, is_hashed
+from channels.common.button_payloads import PayloadResolver
 from channels.common.worker import ConversationWorker
 from channels.telegram.errors import channel_error
 from channels.telegram.inbound import to_inbound
@@ -61,7 +59,7 @@ class TelegramIntake:
         if inbound is None:
             log.debug("telegram update %s ignored (not for the bot)", update.update_id)
             return None
-        inbound = await self._resolve_payload(inbound)
+        inbound = await self._payloads.resolve_pressed(inbound)
         accepted = await self._conversations.accept(inbound)
         failpoints.hit(failpoints.AFTER_ACCEPT)
         callback = inbound.metadata.get("callback_query_id")
@@ -78,15 +76,6 @@ class TelegramIntake:
             self._worker.spawn(self._answer_callback(stored.callback_query_id))
         self._worker.submit(stored.conversation_id)
 
-    async def _resolve_payload(self, inbound: InboundMessage) -> InboundMessage:
-        if inbound.payload is None or not is_hashed(inbound.payload):
-            return inbound
-        payload = await self._payloads.resolve(inbound.payload, inbound.channel_user_id)
-        if payload is not None:
-            return dataclasses.replace(inbound, payload=payload)
-        # An old button whose reply is no longer among the recent ones: read its title instead.
-        title = str(inbound.metadata.get("button_text") or "")
-        return dataclasses.replace(inbound, payload=None, text=title)
 
     async def _answer_callback(self, callback_query_id: str) -> None:
         try:

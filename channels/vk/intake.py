@@ -18,7 +18,7 @@ from typing import Any
 from bot import failpoints
 from bot.conversations import Conversations
 from bot.messages import InboundMessage
-from channels.common.button_payloads import PayloadResolver, is_hashed
+from channels.common.button_payloads import PayloadResolver
 from channels.common.turns import taking_turns
 from channels.common.worker import ConversationWorker
 from channels.vk.inbound import to_inbound
@@ -89,17 +89,8 @@ class VkIntake:
         name = self._names.cached(int(inbound.channel_user_id))
         if name is not None:
             inbound = dataclasses.replace(inbound, display_name=name)
-        inbound = await self._resolve_payload(inbound)
+        inbound = await self._payloads.resolve_pressed(inbound)
         accepted = await self._conversations.accept(inbound)
         failpoints.hit(failpoints.AFTER_ACCEPT)
         return Stored(conversation_id=accepted.conversation_id, duplicate=accepted.duplicate)
 
-    async def _resolve_payload(self, inbound: InboundMessage) -> InboundMessage:
-        if inbound.payload is None or not is_hashed(inbound.payload):
-            return inbound
-        payload = await self._payloads.resolve(inbound.payload, inbound.channel_user_id)
-        if payload is not None:
-            return dataclasses.replace(inbound, payload=payload)
-        # An old button whose reply is no longer among the recent ones: read its label instead.
-        title = str(inbound.metadata.get("button_text") or "")
-        return dataclasses.replace(inbound, payload=None, text=title)
