@@ -1,7 +1,8 @@
 """``EmailChannel.send``: one reply as one e-mail in the subscriber's thread, through SMTP.
 
 The outbox hands over the reply with its row id (``DELIVERY_ID``); from it the channel finds the
-mail being answered (the latest mail of the conversation before the reply) and threads the
+mail being answered (the one the bot's reply answers; for an agent's reply or a notice, the
+latest mail of the conversation before it) and threads the
 answer: ``Subject: Re: <subject>`` (never "Re: Re:"), ``In-Reply-To`` that mail,
 ``References`` its chain plus it. The Message-ID is derived from the conversation and the row,
 so a send retried after a lost SMTP answer carries the same id and mail clients show it once.
@@ -41,7 +42,7 @@ class _Answered:
 class EmailChannel:
     name = EMAIL
     per_address_interval = 0.0  # replies to one address go in order through the outbox
-    global_rate = 5.0  # a mailbox provider's sending limits are per minute; stay well below
+    global_rate = 2.0  # mails a second at most: providers limit sending per minute and per day
 
     def __init__(self, *, db: Database, sender: SmtpSender, threads: ThreadIndex,
                  kb: KnowledgeBase, from_address: str) -> None:
@@ -97,12 +98,17 @@ class EmailChannel:
             if row is None:
                 return None
             conversation = await session.get(Conversation, row.conversation_id)
-            mail = await session.scalar(
-                select(Message)
-                .where(Message.conversation_id == row.conversation_id,
-                       Message.direction == "in", Message.id < row.message_id)
-                .order_by(Message.id.desc()).limit(1)
-            )
+            reply = await session.get(Message, row.message_id)
+            mail = None
+            if reply is not None and reply.reply_to_id is not None:  # the bot's answer to it
+                mail = await session.get(Message, reply.reply_to_id)
+            if mail is None:  # an agent's reply or a notice: the latest mail before it
+                mail = await session.scalar(
+                    select(Message)
+                    .where(Message.conversation_id == row.conversation_id,
+                           Message.direction == "in", Message.id < row.message_id)
+                    .order_by(Message.id.desc()).limit(1)
+                )
         thread = conversation.thread_key if conversation is not None else None
         lang = (conversation.lang if conversation is not None else None) or "ru"
         meta = (mail.meta or {}) if mail is not None else {}

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from bot import failpoints
 from bot.conversations import Conversations
 from bot.messages import NO_REPLY, THREAD, InboundMessage, utcnow
-from bot.storage import Conversation, Database, Identity, Message
+from bot.storage import Conversation, ConversationState, Database, Identity, Message
 from channels.common.worker import ConversationWorker
 from channels.email.compose import read_number_reply
 from channels.email.parsing import ParsedMail, parse_mail
@@ -62,7 +62,9 @@ class EmailIntake:
                         "to read in the mailbox", uid)
             return
         thread = await self._threads.thread_of(mail, mail.sender)
-        no_reply = mail.loop_reason or _too_old(mail) or await self._over_rate(mail.sender)
+        no_reply = mail.loop_reason or _too_old(mail)
+        if no_reply is None and not await self._with_people(mail.sender, thread):
+            no_reply = await self._over_rate(mail.sender, mail.message_id)
         inbound = InboundMessage(
             channel=EMAIL,
             channel_user_id=mail.sender,
@@ -83,7 +85,27 @@ class EmailIntake:
         else:  # also for a duplicate: it may be stored but not yet answered (a crash)
             self._worker.submit(accepted.conversation_id)
 
-    async def _over_rate(self, sender: str) -> str | None:
+    async def _with_people(self, sender: str, thread: str) -> bool:
+        """Whether the thread's conversation is a person's business (waiting for or with an
+        agent, or awaiting the rating): the limit is on the bot's answers, never on mail to an
+        agent."""
+        async with self._db.sessions() as session:
+            latest = (await session.execute(
+                select(Conversation.state, Conversation.awaiting)
+                .join(Identity, Identity.id == Conversation.identity_id)
+                .where(Identity.channel == EMAIL, Identity.channel_user_id == sender,
+                       Conversation.thread_key == thread)
+                .order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(1)
+            )).first()
+        if latest is None:
+            return False
+        state, awaiting = latest
+        return state in (ConversationState.WAITING_AGENT, ConversationState.WITH_AGENT) or (
+            state == ConversationState.CLOSED and awaiting is not None)
+
+    async def _over_rate(self, sender: str, message_id: str) -> str | None:
+        """Automatic replies sent to the sender in the last hour, and mail of theirs still
+        waiting for one (a burst arrives faster than the bot answers)."""
         since = utcnow() - timedelta(hours=1)
         async with self._db.sessions() as session:
             sent = await session.scalar(
@@ -94,7 +116,14 @@ class EmailIntake:
                        Message.direction == "out", Message.sender == "bot",
                        Message.created_at >= since)
             )
-        if (sent or 0) >= self._per_hour:
+            waiting = await session.scalar(
+                select(func.count(Message.id))
+                .join(Identity, Identity.id == Message.identity_id)
+                .where(Identity.channel == EMAIL, Identity.channel_user_id == sender,
+                       Message.direction == "in", Message.processed_at.is_(None),
+                       Message.channel_message_id != message_id)
+            )
+        if (sent or 0) + (waiting or 0) >= self._per_hour:
             return f"over {self._per_hour} automatic replies an hour to this sender"
         return None
 
