@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +23,37 @@ from tests.support.postgres import postgres_database
 from tests.support.servers import LiveServer
 
 REQUIRE_POSTGRES = os.environ.get("ABONENT_REQUIRE_POSTGRES") == "1"
+# Messaging channels' end-to-end tests (Telegram, VK, e-mail) run each on one database, SQLite or
+# PostgreSQL in turn, when both are there: the storage layer is tested on both in tests/bot/,
+# and this keeps `make test` within its time budget. Crash tests always run on both.
+# ABONENT_TEST_BOTH_DATABASES=1 runs every one of them on both.
+BOTH_DATABASES = os.environ.get("ABONENT_TEST_BOTH_DATABASES") == "1"
+_CHANNEL_E2E = ("tests/channels/telegram/", "tests/channels/vk/", "tests/channels/email/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BOTH_DATABASES or not os.environ.get("TEST_DATABASE_URL"):
+        return
+    kept, dropped = [], []
+    for item in items:
+        (kept, dropped)[_other_database(item)].append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def _other_database(item: pytest.Item) -> bool:
+    """True for the variant of a channel end-to-end test that runs on the other database."""
+    path = item.nodeid.split("::", 1)[0]
+    callspec = getattr(item, "callspec", None)
+    if (not path.startswith(_CHANNEL_E2E) or not path.endswith("_e2e.py")
+            or path.endswith("test_crash_e2e.py") or callspec is None
+            or "database_url" not in callspec.params):
+        return False
+    name = item.nodeid.replace(f"[{callspec.id}]", "")
+    others = [str(v) for k, v in sorted(callspec.params.items()) if k != "database_url"]
+    chosen = "postgres" if zlib.crc32(f"{name}:{others}".encode()) % 2 else "sqlite"
+    return bool(callspec.params["database_url"] != chosen)
 
 
 # -- Rasa ------------------------------------------------------------------------------------
