@@ -18,20 +18,18 @@ operations the HTTP billing would refuse with 404 (roaming, bonuses of an unknow
 from __future__ import annotations
 
 import logging
-import os
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
 from backoffice.billing_http import check_bonus_request, check_msisdn
 from bot.backoffice_contract import BackofficeError, Bonus, Money, SubscriberAccount
+from knowledge_base.errors import KnowledgeBaseError
+from knowledge_base.yaml_doc import Loc, YamlDocument, display_path, read_yaml
 
 __all__ = ["DEFAULT_DEMO_DATA", "DemoBilling", "DemoDataError"]
 
@@ -42,10 +40,6 @@ DEFAULT_DEMO_DATA = Path(__file__).resolve().parent / "data" / "demo_subscribers
 _AMOUNT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_SUBSCRIBER_FIELDS = ("msisdn", "balance", "currency", "tariff", "roaming", "status")
-_OPTIONAL_SUBSCRIBER_FIELDS = ("bonuses",)
-_BONUS_FIELDS = ("kind", "amount", "reason", "idempotency_key", "used")
-_OPTIONAL_BONUS_FIELDS = ("granted_at",)
 
 
 class DemoDataError(ValueError):
@@ -83,7 +77,7 @@ class DemoBilling:
         path = Path(path) if path is not None else DEFAULT_DEMO_DATA
         accounts, bonuses = _read(path)
         log.info("demo billing: %d fictional subscribers from %s", len(accounts),
-                 _display(path))
+                 display_path(path))
         return cls(accounts, bonuses)
 
     @property
@@ -137,245 +131,131 @@ class DemoBilling:
 
 # -- reading the file --------------------------------------------------------------------------
 
-def _display(path: Path) -> str:
-    """The path relative to the working directory when it is below it, else absolute."""
-    absolute = path.resolve()
-    try:
-        return str(absolute.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return os.fspath(absolute)
-
-
 def _read(path: Path) -> tuple[list[SubscriberAccount], dict[str, list[Bonus]]]:
-    name = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DemoDataError([f"{name}:1: cannot read the file: {exc}"]) from exc
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        reader = _Reader(loader, name)
-        accounts, bonuses = reader.document(root)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        message = exc.problem or exc.context or "invalid YAML"
-        if exc.context and exc.problem:
-            started = exc.context_mark.line + 1 if exc.context_mark is not None else line
-            message += f" ({exc.context}, which starts on line {started})"
-        raise DemoDataError([f"{name}:{line}: YAML syntax error: {message}"]) from None
-    except yaml.YAMLError as exc:
-        raise DemoDataError([f"{name}:1: YAML error: {exc}"]) from None
-    finally:
-        loader.dispose()
-    if reader.problems:
-        raise DemoDataError(reader.problems)
+        doc = read_yaml(path)  # syntax errors and duplicate keys, with their lines
+    except KnowledgeBaseError as exc:
+        raise DemoDataError(exc.problems) from exc
+    checker = _Checker(doc)
+    accounts, bonuses = checker.document()
+    if checker.problems:
+        raise DemoDataError(checker.problems)
     return accounts, bonuses
 
 
-@dataclass(frozen=True)
-class _Entry:
-    key: ScalarNode
-    value: Node
+class _Checker:
+    """Checks the plain data of the file; ``doc`` gives every problem its file and line."""
 
-    @property
-    def line(self) -> int:
-        return self.key.start_mark.line + 1
-
-
-class _Reader:
-    """Walks the composed node tree, so every problem has the line of the node it is about."""
-
-    def __init__(self, loader: yaml.SafeLoader, name: str) -> None:
-        self._loader = loader
-        self._name = name
+    def __init__(self, doc: YamlDocument) -> None:
+        self._doc = doc
         self.problems: list[str] = []
 
-    def _problem(self, node: Node | int, where: str, message: str) -> None:
-        line = node if isinstance(node, int) else node.start_mark.line + 1
-        self.problems.append(f"{self._name}:{line}: {where}: {message}")
+    def _problem(self, loc: Loc, message: str) -> None:
+        self.problems.append(self._doc.problem(loc, message))
 
-    def document(
-        self, root: Node | None
-    ) -> tuple[list[SubscriberAccount], dict[str, list[Bonus]]]:
-        if root is None:
-            self._problem(1, "(document)", "the file is empty; expected 'subscribers:'")
+    def document(self) -> tuple[list[SubscriberAccount], dict[str, list[Bonus]]]:
+        if self._doc.data is None:
+            self._problem((), "the file is empty; expected 'subscribers:'")
             return [], {}
-        fields = self._mapping(root, "(document)", required=("subscribers",), optional=())
+        fields = self._record((), ("subscribers",), (), {})
         if fields is None or "subscribers" not in fields:
             return [], {}
-        items = fields["subscribers"].value
-        if not isinstance(items, SequenceNode) or not items.value:
-            self._problem(items, "subscribers", "expected a non-empty list of subscribers")
+        items = fields["subscribers"]
+        if not isinstance(items, list) or not items:
+            self._problem(("subscribers",), "expected a non-empty list of subscribers")
             return [], {}
         accounts: list[SubscriberAccount] = []
         bonuses: dict[str, list[Bonus]] = {}
         seen: dict[str, int] = {}
-        for index, item in enumerate(items.value):
-            where = f"subscribers[{index}]"
-            msisdn_node, account, granted = self._subscriber(item, where)
-            if msisdn_node is not None:
-                msisdn = str(msisdn_node.value)
+        for index in range(len(items)):
+            loc: Loc = ("subscribers", index)
+            account, granted = self._subscriber(loc)
+            msisdn = self._doc.get((*loc, "msisdn"))
+            if isinstance(msisdn, str) and _is_msisdn(msisdn):
                 first = seen.get(msisdn)
                 if first is not None:
-                    self._problem(msisdn_node, f"{where}.msisdn",
-                                  f"duplicate msisdn, already on line {first}")
+                    self._problem((*loc, "msisdn"), f"duplicate msisdn, already on line {first}")
                     continue
-                seen[msisdn] = msisdn_node.start_mark.line + 1
+                seen[msisdn] = self._doc.line((*loc, "msisdn"))
             if account is not None:
                 accounts.append(account)
                 if granted:
                     bonuses[account.msisdn] = granted
         return accounts, bonuses
 
-    def _subscriber(
-        self, node: Node, where: str
-    ) -> tuple[Node | None, SubscriberAccount | None, list[Bonus]]:
-        """(the msisdn's node when the msisdn is valid, the account when all is, bonuses)."""
-        fields = self._mapping(node, where, required=_SUBSCRIBER_FIELDS,
-                               optional=_OPTIONAL_SUBSCRIBER_FIELDS)
-        if fields is None:
-            return None, None, []
-        problems_before = len(self.problems)
-        values = {name: self._scalar(entry.value, f"{where}.{name}")
-                  for name, entry in fields.items() if name != "bonuses"}
-
-        def node_of(name: str) -> Node:
-            return fields[name].value
-
-        msisdn = values.get("msisdn")
-        msisdn_node: Node | None = None
-        if isinstance(msisdn, str) and _is_msisdn(msisdn):
-            msisdn_node = node_of("msisdn")
-        elif "msisdn" in values:
-            self._problem(node_of("msisdn"), f"{where}.msisdn",
-                          "must be a quoted string of 7-15 digits, E.164 without '+' "
-                          "(e.g. \"375291112233\")")
+    def _subscriber(self, loc: Loc) -> tuple[SubscriberAccount | None, list[Bonus]]:
+        """(the account when all of the entry is valid, else None; its bonuses)."""
+        before = len(self.problems)
+        values = self._record(loc, tuple(_SUBSCRIBER_CHECKS), ("bonuses",), _SUBSCRIBER_CHECKS)
+        if values is None:
+            return None, []
+        granted = self._bonuses((*loc, "bonuses")) if "bonuses" in values else []
         amount = _decimal(values.get("balance"))
-        if "balance" in values and amount is None:
-            self._problem(node_of("balance"), f"{where}.balance",
-                          "must be a decimal amount such as \"12.34\"")
-        currency = values.get("currency")
-        if "currency" in values and not (isinstance(currency, str)
-                                         and _CURRENCY.fullmatch(currency)):
-            self._problem(node_of("currency"), f"{where}.currency",
-                          "must be an ISO 4217 code of three capital letters, such as BYN")
-        tariff = values.get("tariff")
-        if tariff is not None and not _non_empty(tariff):
-            self._problem(node_of("tariff"), f"{where}.tariff",
-                          "must be a non-empty string, or null when unknown")
-        roaming = values.get("roaming")
-        if "roaming" in values and not isinstance(roaming, bool):
-            self._problem(node_of("roaming"), f"{where}.roaming", "must be true or false")
-        status = values.get("status")
-        if "status" in values and not _non_empty(status):
-            self._problem(node_of("status"), f"{where}.status",
-                          "must be a non-empty string such as active or blocked")
-        granted: list[Bonus] = []
-        if "bonuses" in fields:
-            granted = self._bonuses(fields["bonuses"].value, f"{where}.bonuses")
-        if len(self.problems) > problems_before or len(values) < len(_SUBSCRIBER_FIELDS):
-            return msisdn_node, None, []
-        assert isinstance(msisdn, str) and amount is not None and isinstance(currency, str)
-        assert isinstance(roaming, bool) and isinstance(status, str)
-        account = SubscriberAccount(msisdn=msisdn, balance=Money(amount, currency),
-                                    tariff=tariff, roaming_enabled=roaming, status=status)
-        return msisdn_node, account, granted
+        if len(self.problems) > before or amount is None:
+            return None, []
+        account = SubscriberAccount(
+            msisdn=values["msisdn"], balance=Money(amount, values["currency"]),
+            tariff=values["tariff"], roaming_enabled=values["roaming"], status=values["status"])
+        return account, granted
 
-    def _bonuses(self, node: Node, where: str) -> list[Bonus]:
-        if not isinstance(node, SequenceNode):
-            self._problem(node, where, "expected a list of bonuses")
+    def _bonuses(self, loc: Loc) -> list[Bonus]:
+        items = self._doc.get(loc)
+        if not isinstance(items, list):
+            self._problem(loc, "expected a list of bonuses")
             return []
         granted: list[Bonus] = []
         keys: dict[str, int] = {}
-        for index, item in enumerate(node.value):
-            at = f"{where}[{index}]"
-            fields = self._mapping(item, at, required=_BONUS_FIELDS,
-                                   optional=_OPTIONAL_BONUS_FIELDS)
-            if fields is None:
+        for index in range(len(items)):
+            at: Loc = (*loc, index)
+            before = len(self.problems)
+            values = self._record(at, _BONUS_FIELDS, ("granted_at",), _BONUS_CHECKS)
+            if values is None:
                 continue
-            problems_before = len(self.problems)
-            values = {name: self._scalar(entry.value, f"{at}.{name}")
-                      for name, entry in fields.items()}
-            kind, amount = values.get("kind"), values.get("amount")
-            reason, key = values.get("reason"), values.get("idempotency_key")
-            used, granted_at = values.get("used"), values.get("granted_at")
-            if "kind" in values and not (isinstance(kind, str) and _KIND.fullmatch(kind)):
-                self._problem(fields["kind"].value, f"{at}.kind",
-                              "must be a lower-case identifier such as traffic_mb")
-            if "amount" in values and (isinstance(amount, bool) or not isinstance(amount, int)
-                                       or amount <= 0):
-                self._problem(fields["amount"].value, f"{at}.amount",
-                              "must be a positive integer")
-            for name, value in (("reason", reason), ("idempotency_key", key)):
-                if name in values and not _non_empty(value):
-                    self._problem(fields[name].value, f"{at}.{name}",
-                                  "must be a non-empty string")
-            if "used" in values and not isinstance(used, bool):
-                self._problem(fields["used"].value, f"{at}.used", "must be true or false")
-            moment = _moment(granted_at)
-            if granted_at is not None and moment is None:
-                self._problem(fields["granted_at"].value, f"{at}.granted_at",
-                              "must be a date-time such as 2024-05-01T10:00:00+03:00")
+            key: Any = values.get("idempotency_key")
             if isinstance(key, str):
                 first = keys.get(key)
                 if first is not None:
-                    self._problem(fields["idempotency_key"].value, f"{at}.idempotency_key",
+                    self._problem((*at, "idempotency_key"),
                                   f"duplicate idempotency_key, already on line {first}")
                 else:
-                    keys[key] = fields["idempotency_key"].value.start_mark.line + 1
-            if len(self.problems) > problems_before or len(values) < len(_BONUS_FIELDS):
+                    keys[key] = self._doc.line((*at, "idempotency_key"))
+            if len(self.problems) > before:
                 continue
-            assert isinstance(kind, str) and isinstance(amount, int)
-            assert isinstance(reason, str) and isinstance(key, str) and isinstance(used, bool)
+            kind, amount, reason = values["kind"], values["amount"], values["reason"]
             try:
-                check_bonus_request(kind, amount, reason, key)
+                check_bonus_request(kind, amount, reason, key)  # also lengths, control chars
             except ValueError as exc:
-                self._problem(item, at, str(exc))
+                self._problem(at, str(exc))
                 continue
             granted.append(Bonus(kind=kind, amount=amount, reason=reason, idempotency_key=key,
-                                 used=used, granted_at=moment))
+                                 used=values["used"], granted_at=_moment(values.get("granted_at"))))
         return granted
 
-    def _mapping(
-        self, node: Node, where: str, *, required: tuple[str, ...], optional: tuple[str, ...]
-    ) -> dict[str, _Entry] | None:
-        """The fields of a mapping node; reports duplicate, unknown and missing fields."""
-        if not isinstance(node, MappingNode):
-            self._problem(node, where, f"expected a mapping with {', '.join(required)}")
+    def _record(
+        self, loc: Loc, required: tuple[str, ...], optional: tuple[str, ...],
+        checks: Mapping[str, _Check],
+    ) -> dict[str, Any] | None:
+        """The known fields of the mapping at ``loc`` (None when it is not a mapping); reports
+        unknown and missing fields and every value that fails its check."""
+        mapping = self._doc.get(loc)
+        if not isinstance(mapping, dict):
+            self._problem(loc, f"expected a mapping with {', '.join(required)}")
             return None
-        self._loader.flatten_mapping(node)
-        fields: dict[str, _Entry] = {}
-        for key_node, value_node in node.value:
-            key = self._loader.construct_object(key_node, deep=True)
-            entry_where = f"{where}.{key}" if where != "(document)" else str(key)
-            if not isinstance(key_node, ScalarNode) or not isinstance(key, str):
-                self._problem(key_node, where, f"bad key {key!r}")
-                continue
-            if key in fields:
-                self._problem(key_node, entry_where,
-                              f"duplicate key, already on line {fields[key].line}")
-                continue
-            if key not in required and key not in optional:
-                known = ", ".join((*required, *optional))
-                self._problem(key_node, entry_where, f"unknown field (known: {known})")
-                continue
-            fields[key] = _Entry(key_node, value_node)
+        known = (*required, *optional)
+        for key in mapping:
+            if key not in known:
+                self._problem((*loc, key), f"unknown field (known: {', '.join(known)})")
         for name in required:
-            if name not in fields:
-                self._problem(node, where, f"missing required field {name!r}")
-        return fields
-
-    def _scalar(self, node: Node, where: str) -> Any:
-        if not isinstance(node, ScalarNode):
-            self._problem(node, where, "expected a single value, not a list or mapping")
-            return _NotScalar()
-        return self._loader.construct_object(node, deep=True)
-
-
-class _NotScalar:
-    """A list or mapping where a value belongs (already reported; fails every type check)."""
+            if name not in mapping:
+                self._problem(loc, f"missing required field {name!r}")
+        for name, (valid, message) in checks.items():
+            if name not in mapping:
+                continue
+            if isinstance(mapping[name], list | dict):
+                self._problem((*loc, name), "expected a single value, not a list or mapping")
+            elif not valid(mapping[name]):
+                self._problem((*loc, name), message)
+        return {name: value for name, value in mapping.items() if name in known}
 
 
 def _is_msisdn(value: str) -> bool:
@@ -412,3 +292,31 @@ def _moment(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     return None
+
+
+# What each field must be, and the problem when it is not (a missing field is reported apart).
+_Check = tuple[Callable[[Any], bool], str]
+
+_SUBSCRIBER_CHECKS: dict[str, _Check] = {
+    "msisdn": (lambda v: isinstance(v, str) and _is_msisdn(v),
+               "must be a quoted string of 7-15 digits, E.164 without '+' (e.g. \"375291112233\")"),
+    "balance": (lambda v: _decimal(v) is not None, "must be a decimal amount such as \"12.34\""),
+    "currency": (lambda v: isinstance(v, str) and _CURRENCY.fullmatch(v) is not None,
+                 "must be an ISO 4217 code of three capital letters, such as BYN"),
+    "tariff": (lambda v: v is None or _non_empty(v),
+               "must be a non-empty string, or null when unknown"),
+    "roaming": (lambda v: isinstance(v, bool), "must be true or false"),
+    "status": (_non_empty, "must be a non-empty string such as active or blocked"),
+}
+_BONUS_FIELDS = ("kind", "amount", "reason", "idempotency_key", "used")
+_BONUS_CHECKS: dict[str, _Check] = {
+    "kind": (lambda v: isinstance(v, str) and _KIND.fullmatch(v) is not None,
+             "must be a lower-case identifier such as traffic_mb"),
+    "amount": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+               "must be a positive integer"),
+    "reason": (_non_empty, "must be a non-empty string"),
+    "idempotency_key": (_non_empty, "must be a non-empty string"),
+    "used": (lambda v: isinstance(v, bool), "must be true or false"),
+    "granted_at": (lambda v: v is None or _moment(v) is not None,
+                   "must be a date-time such as 2024-05-01T10:00:00+03:00"),
+}

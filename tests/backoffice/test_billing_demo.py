@@ -286,7 +286,7 @@ subscribers:
     roaming: false
     status: active
     roaming: true  # <-
-""", "subscribers[0].roaming: duplicate key, already on line 6"),
+""", "subscribers[0].roaming: duplicate key 'roaming'"),
     "bonus amount": (ONE.replace("    status: active\n", """\
     status: active
     bonuses:
