@@ -10,6 +10,8 @@ from bot.storage.tables import (
     Identity,
     Message,
     OutboxItem,
+    VerificationCode,
+    VerificationEvent,
 )
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "Identity",
     "Message",
     "OutboxItem",
+    "VerificationCode",
+    "VerificationEvent",
     "affected_rows",
     "normalise_url",
     "upgrade_schema",

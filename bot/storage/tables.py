@@ -163,3 +163,45 @@ class ChannelCursor(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # "vk:long_poll:123"
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VerificationCode(Base):
+    """A one-time code sent by SMS to prove a phone number (bot/verification.py).
+
+    Only a salted hash of the code is kept. A code is live while ``used_at`` and ``dead_at`` are
+    both empty and ``expires_at`` is ahead; it dies (``dead_at``) on expiry, after the last
+    wrong try, when the SMS could not be sent or when a newer code replaces it.
+    """
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (Index("ix_verification_codes_phone_created", "phone", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(32))  # E.164
+    code_hash: Mapped[str] = mapped_column(String(128))  # "scrypt$n$r$p$<hex>"
+    salt: Mapped[str] = mapped_column(String(64))  # hex
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # wrong tries
+    used_at: Mapped[datetime | None] = mapped_column()
+    dead_at: Mapped[datetime | None] = mapped_column()
+
+
+class VerificationEvent(Base):
+    """The audit of verification: one row per request and per check, whatever the outcome.
+
+    ``event``: requested, sent, send_failed, limited_number, limited_identity, not_a_code,
+    wrong_code, expired, locked, verified, no_code, forgotten (bot.verification.Event).
+    """
+
+    __tablename__ = "verification_events"
+    __table_args__ = (
+        Index("ix_verification_events_identity_created", "identity_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id"))
+    phone: Mapped[str | None] = mapped_column(String(32))  # E.164, when the event has one
+    event: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
