@@ -35,7 +35,6 @@ import asyncio
 import json
 import random
 import re
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -43,6 +42,8 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from aiohttp import web
+
+from tests.support.server_thread import ServerThread
 
 __all__ = [
     "FAKE_BILLING_TOKEN",
@@ -127,9 +128,7 @@ class FakeBilling:
     _faults: list[_Fault] = field(default_factory=list, repr=False)
     _delays: dict[str, float] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
-    _stopping: asyncio.Event | None = field(default=None, repr=False)
+    _server: ServerThread | None = field(default=None, repr=False)
 
     # -- knobs ---------------------------------------------------------------------------------
 
@@ -210,24 +209,13 @@ class FakeBilling:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(sock, ready),
-                                        name="fake-billing", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake billing server did not start")
+        self._server = ServerThread(self._routes, name="fake-billing")
+        self.url = self._server.start()
         return self
 
     def stop(self) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and self._thread is not None:
-            loop.call_soon_threadsafe(stopping.set)
-            self._thread.join(timeout=10)
-        self._loop = self._thread = None
+        if self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -235,25 +223,11 @@ class FakeBilling:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        loop.run_until_complete(self._main(sock, ready))
-        loop.close()
-
-    async def _main(self, sock: socket.socket, ready: threading.Event) -> None:
-        self._stopping = asyncio.Event()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get("/subscribers/{msisdn}", self._route("getSubscriber"))
         app.router.add_put("/subscribers/{msisdn}/roaming", self._route("setRoaming"))
         app.router.add_post("/subscribers/{msisdn}/bonuses", self._route("grantBonus"))
         app.router.add_get("/subscribers/{msisdn}/bonuses", self._route("listBonuses"))
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        ready.set()
-        await self._stopping.wait()
-        await runner.cleanup()
 
     # -- the API -------------------------------------------------------------------------------
 

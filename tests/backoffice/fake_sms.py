@@ -28,7 +28,6 @@ import contextlib
 import inspect
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from aiohttp import web
+
+from tests.support.server_thread import ServerThread
 
 __all__ = ["DROPPED", "TOKEN", "FakeSmsGateway", "ReceivedSms", "SmsRequest"]
 
@@ -84,9 +85,7 @@ class FakeSmsGateway:
     _delay_times: int | None = None  # None: every request
     _next_id: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
-    _stopping: asyncio.Event | None = field(default=None, repr=False)
+    _server: ServerThread | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -149,26 +148,13 @@ class FakeSmsGateway:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(sock, ready),
-                                        name="fake-sms-gateway", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake SMS gateway did not start")
+        self._server = ServerThread(self._routes, name="fake-sms-gateway", shutdown_timeout=1.0)
+        self.base_url = self._server.start()
         return self
 
     def stop(self) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and self._thread is not None:
-            loop.call_soon_threadsafe(stopping.set)
-            self._thread.join(timeout=10)
-            if self._thread.is_alive():
-                raise RuntimeError("the fake SMS gateway did not stop")
-        self._loop = self._thread = None
+        if self._server is not None and not self._server.stop():
+            raise RuntimeError("the fake SMS gateway did not stop")
 
     def __enter__(self) -> Self:
         return self.start()
@@ -176,25 +162,8 @@ class FakeSmsGateway:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main(sock, ready))
-        finally:
-            loop.close()
-
-    async def _main(self, sock: socket.socket, ready: threading.Event) -> None:
-        self._stopping = asyncio.Event()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                               shutdown_timeout=1.0)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        ready.set()
-        await self._stopping.wait()
-        await runner.cleanup()
 
     # -- the gateway ---------------------------------------------------------------------------
 
@@ -220,9 +189,10 @@ class FakeSmsGateway:
             raise asyncio.CancelledError
         record(status)
         if delay:
-            assert self._stopping is not None
+            stopping = self._server.stopping if self._server is not None else None
+            assert stopping is not None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+                await asyncio.wait_for(stopping.wait(), delay)
         if status == 200 and isinstance(payload, dict):
             with self._lock:
                 self._messages.append(ReceivedSms(payload["to"], payload["text"], arrived))

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import html
 import inspect
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from tests.channels.telegram.bot_api_wire import (
     ok,
     read_params,
 )
+from tests.support.server_thread import ServerThread
 
 __all__ = ["ApiCall", "FakeBotApi", "SentMessage"]
 
@@ -100,10 +100,8 @@ class FakeBotApi:
     _blocked: set[int] = field(default_factory=set, repr=False)
     _delays: dict[str, float] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    _server: ServerThread | None = field(default=None, repr=False)
     _wakeup: asyncio.Event | None = field(default=None, repr=False)
-    _stopping: asyncio.Event | None = field(default=None, repr=False)
 
     # -- knobs ---------------------------------------------------------------------------------
 
@@ -210,24 +208,13 @@ class FakeBotApi:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(sock, ready),
-                                        name="fake-bot-api", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake Bot API server did not start")
+        self._server = ServerThread(self._routes, name="fake-bot-api")
+        self.url = self._server.start()
         return self
 
     def stop(self) -> None:
-        loop, stopping = self._loop, self._stopping
-        if loop is not None and stopping is not None and self._thread is not None:
-            loop.call_soon_threadsafe(stopping.set)
-            self._thread.join(timeout=10)
-        self._loop = self._thread = None
+        if self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -235,26 +222,13 @@ class FakeBotApi:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        loop.run_until_complete(self._main(sock, ready))
-        loop.close()
-
-    async def _main(self, sock: socket.socket, ready: threading.Event) -> None:
-        self._wakeup, self._stopping = asyncio.Event(), asyncio.Event()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
+        self._wakeup = asyncio.Event()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        ready.set()
-        await self._stopping.wait()
-        await runner.cleanup()
 
     def _wake(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake_in_loop)
+        if self._server is not None:
+            self._server.call_soon(self._wake_in_loop)
 
     def _wake_in_loop(self) -> None:
         if self._wakeup is not None:
@@ -314,7 +288,9 @@ class FakeBotApi:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         timeout = float(params.get("timeout") or 0)
-        assert self._wakeup is not None and self._stopping is not None
+        assert self._wakeup is not None and self._server is not None
+        stopping = self._server.stopping
+        assert stopping is not None
         deadline = time.monotonic() + timeout
         while True:
             wakeup = self._wakeup
@@ -328,7 +304,7 @@ class FakeBotApi:
                     for served in batch:
                         self._served.setdefault(served["update_id"], now)
             left = deadline - time.monotonic()
-            if batch or left <= 0 or self._stopping.is_set():
+            if batch or left <= 0 or stopping.is_set():
                 return 200, ok(batch)
             try:
                 await asyncio.wait_for(wakeup.wait(), left)

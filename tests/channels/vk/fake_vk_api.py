@@ -34,7 +34,6 @@ import copy
 import inspect
 import json
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +56,7 @@ from tests.channels.vk.vk_wire import (
     read_params,
     response,
 )
+from tests.support.server_thread import ServerThread
 
 __all__ = ["ApiCall", "FakeVkApi", "Poll", "SentMessage"]
 
@@ -140,10 +140,8 @@ class FakeVkApi:
     _blocked: set[int] = field(default_factory=set, repr=False)
     _delays: dict[str, float] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
-    _thread: threading.Thread | None = field(default=None, repr=False)
+    _server: ServerThread | None = field(default=None, repr=False)
     _wakeup: asyncio.Event | None = field(default=None, repr=False)
-    _stopping: asyncio.Event | None = field(default=None, repr=False)
     _tasks: set[asyncio.Future[web.Response]] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
@@ -309,24 +307,15 @@ class FakeVkApi:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> Self:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(sock, ready),
-                                        name="fake-vk-api", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake VK API server did not start")
+        self._server = ServerThread(self._routes, name="fake-vk-api", shutdown_timeout=1.0,
+                                    on_stop=self._wake_in_loop,
+                                    before_cleanup=self._cancel_tasks)
+        self.url = self._server.start()
         return self
 
     def stop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None:
-            loop.call_soon_threadsafe(self._shut_down)
-            thread.join(timeout=10)
-        self._loop = self._thread = None
+        if self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -334,36 +323,18 @@ class FakeVkApi:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        loop.run_until_complete(self._main(sock, ready))
-        loop.close()
-
-    async def _main(self, sock: socket.socket, ready: threading.Event) -> None:
-        self._wakeup, self._stopping = asyncio.Event(), asyncio.Event()
-        app = web.Application()
+    def _routes(self, app: web.Application) -> None:
+        self._wakeup = asyncio.Event()
         app.router.add_route("*", "/method/{method}", self._handle)
         app.router.add_route("*", "/lp", self._long_poll)
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True,
-                               shutdown_timeout=1.0)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        ready.set()
-        await self._stopping.wait()
+
+    async def _cancel_tasks(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        await runner.cleanup()
-
-    def _shut_down(self) -> None:
-        if self._stopping is not None:
-            self._stopping.set()
-        self._wake_in_loop()
 
     def _wake(self) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake_in_loop)
+        if self._server is not None:
+            self._server.call_soon(self._wake_in_loop)
 
     def _wake_in_loop(self) -> None:
         if self._wakeup is not None:
@@ -576,13 +547,15 @@ class FakeVkApi:
         ts = _int_or_none(params.get("ts"))
         wait = min(max(_float_or(params.get("wait"), DEFAULT_WAIT), 0.0), MAX_WAIT)
         deadline = time.monotonic() + wait
-        assert self._stopping is not None
+        assert self._server is not None
+        stopping = self._server.stopping
+        assert stopping is not None
         while True:
             wakeup = self._wakeup
             assert wakeup is not None
             answer = self._poll_answer(key, ts)
             left = deadline - time.monotonic()
-            if answer is None and (left <= 0 or self._stopping.is_set()):
+            if answer is None and (left <= 0 or stopping.is_set()):
                 answer = {"ts": str(ts), "updates": []}
             if answer is not None:
                 failed = answer.get("failed")
