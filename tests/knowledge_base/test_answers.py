@@ -109,6 +109,34 @@ def test_the_fine_intent_comes_before_its_family(kb: KnowledgeBase) -> None:
     assert answer(kb, "roaming_prices", country="Poland").article_id == "roaming_prices_country"
 
 
+@pytest.mark.parametrize(
+    ("intent", "article_id", "code"),
+    [
+        ("tariff", "tariff_general", "*147#"),
+        ("roaming_status", "roaming_status_general", "*140#"),
+        ("roaming_enable", "roaming_enable_general", "*140*1#"),
+        ("roaming_disable", "roaming_disable_general", "*140*0#"),
+    ],
+)
+@pytest.mark.parametrize("lang", ["ru", "en", "be"])
+def test_the_self_service_answers_for_ones_own_number(
+    kb: KnowledgeBase, intent: str, article_id: str, code: str, lang: str
+) -> None:
+    # a country ("лечу в Турцию, включите роуминг") must not turn the action into price lists
+    for result in (answer(kb, intent, lang), answer(kb, intent, lang, country="Turkey")):
+        assert result.article_id == article_id
+        assert code in result.text
+        assert result.source == "example"
+    if intent.startswith("roaming"):
+        assert PHONE_ABROAD in answer(kb, intent, lang).text
+
+
+def test_switching_roaming_names_every_support_number(kb: KnowledgeBase) -> None:
+    for intent in ("roaming_enable", "roaming_disable", "tariff"):
+        text = answer(kb, intent, "en").text
+        assert all(number in text for number in ALL_NUMBERS), intent
+
+
 def test_an_unknown_fine_intent_falls_back_to_its_family(kb: KnowledgeBase) -> None:
     assert answer(kb, "roaming_esim").article_id == "roaming_general"
     assert answer(kb, "roaming_esim", country="Poland").article_id == "roaming_country"

@@ -52,6 +52,8 @@ def test_the_knowledge_base_offers_its_topics(kb: KnowledgeBase) -> None:
     assert kb.topics == ("check_balance", "my_number", "roaming", "support_contacts")
     assert not kb.is_topic("greet") and not kb.is_topic("nlu_fallback")
     assert kb.is_topic("roaming_trouble") and kb.is_topic("complaint")
+    # not offered as a topic button, but a fair guess in a clarifying question
+    assert kb.is_topic("tariff") and kb.is_topic("roaming_enable")
 
 
 def test_texts_have_a_field_for_every_language() -> None:

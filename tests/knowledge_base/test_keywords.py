@@ -26,6 +26,11 @@ def matcher() -> KeywordMatcher:
         ("what is my balance", "check_balance"),
         ("баланс в минусе", "check_balance_negative"),  # the more specific intent comes first
         ("мой номер", "my_number"),
+        ("какой у меня тариф", "tariff"),
+        ("тариф на моём номере", "tariff"),  # not my_number: tariff is listed before
+        ("what's my plan", "tariff"),
+        ("які ў мяне тарыф", "tariff"),
+        ("тарифы в роуминге", "roaming"),  # roaming prices, not one's own tariff
         ("які мой нумар", "my_number"),
         ("номер поддержки", "support_contacts"),  # not my_number: support is listed before
         ("телефон горячей линии", "support_contacts"),

@@ -40,6 +40,89 @@ async def test_the_model_understands(client: NluClient, text: str, family: str) 
     assert result.family == family, result
 
 
+# Issue #12: a verified subscriber's own tariff and roaming. None of these texts is in
+# nlu/data (they are phrased differently on purpose), so they show how the model generalises.
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("здравствуйте, а на каком тарифе я сейчас?", "tariff"),
+        ("какой тариф стоит на моём номере", "tariff"),
+        ("подскажите, пожалуйста, мой тариф и что в него входит", "tariff"),
+        ("как посмотреть, какой у меня тарифный план", "tariff"),
+        ("напомните название тарифа на моей симке", "tariff"),
+        ("what tariff is my phone on", "tariff"),
+        ("can you check my current tariff", "tariff"),
+        ("what plan do I have with you", "tariff"),
+        ("скажыце, які ў мяне тарыфны план", "tariff"),
+        ("які тарыф у маёй сімкі", "tariff"),
+        ("на якім тарыфе мой нумар", "tariff"),
+        ("роуминг на номере включён или нет?", "roaming_status"),
+        ("подскажите, включен ли у меня роуминг сейчас", "roaming_status"),
+        ("проверьте, пожалуйста, статус роуминга", "roaming_status"),
+        ("есть ли на моем номере подключенный роуминг", "roaming_status"),
+        ("is roaming enabled for my sim card?", "roaming_status"),
+        ("please check whether I have roaming activated", "roaming_status"),
+        ("how can I find out if roaming is on", "roaming_status"),
+        ("ці ўключаны роўмінг на маёй сімцы?", "roaming_status"),
+        ("праверце статус роўмінгу на маім нумары", "roaming_status"),
+        ("ці падключаны роўмінг на маім нумары", "roaming_status"),
+        ("подключите, пожалуйста, международный роуминг на мой номер", "roaming_enable"),
+        ("мне нужен роуминг на время отпуска, включите", "roaming_enable"),
+        ("как включить роуминг через приложение?", "roaming_enable"),
+        ("завтра улетаю, включите мне роуминг", "roaming_enable"),
+        ("please turn roaming on for my number", "roaming_enable"),
+        ("how to turn roaming on", "roaming_enable"),
+        ("I'd like to activate international roaming", "roaming_enable"),
+        ("падключыце, калі ласка, міжнародны роўмінг", "roaming_enable"),
+        ("хачу ўключыць міжнародны роўмінг", "roaming_enable"),
+        ("отключите, пожалуйста, роуминг на моем номере", "roaming_disable"),
+        ("я вернулась из отпуска, роуминг больше не нужен, выключите", "roaming_disable"),
+        ("как выключить роуминг через приложение?", "roaming_disable"),
+        ("хочу деактивировать международный роуминг", "roaming_disable"),
+        ("please disable roaming on my number", "roaming_disable"),
+        ("how to turn roaming off", "roaming_disable"),
+        ("I'd like to deactivate international roaming", "roaming_disable"),
+        ("адключыце, калі ласка, міжнародны роўмінг", "roaming_disable"),
+        ("хачу выключыць міжнародны роўмінг", "roaming_disable"),
+    ],
+)
+async def test_the_model_understands_tariff_and_roaming_on_ones_number(
+    client: NluClient, text: str, intent: str
+) -> None:
+    result = await client.parse(text)
+    assert result.intent == intent, result
+
+
+# The roaming family got three fine intents and "тариф" an intent of its own: what went to a
+# roaming sub-intent (or elsewhere) before still goes there.
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("роуминг", "roaming"),
+        ("роуминг в Турции", "roaming"),
+        ("как отключить передачу данных в роуминге на телефоне", "roaming"),  # a phone setting
+        ("сколько стоит роуминг в Польше", "roaming_prices"),
+        ("какой тариф в роуминге в Турции", "roaming_prices"),  # prices abroad, not one's tariff
+        ("не работает интернет в роуминге", "roaming_trouble"),
+        ("роуминг подключен, но звонки не проходят", "roaming_trouble"),
+        ("баланс", "check_balance"),
+        ("мой номер", "my_number"),
+        ("какой у меня номер", "my_number"),
+    ],
+)
+async def test_old_intents_keep_their_messages(client: NluClient, text: str, intent: str) -> None:
+    result = await client.parse(text)
+    assert result.intent == intent, result
+
+
+@pytest.mark.parametrize("text", ["отключите подписки", "как отключить рассылки", "включи музыку"])
+async def test_switching_something_else_is_not_a_roaming_action(
+    client: NluClient, text: str
+) -> None:
+    result = await client.parse(text)
+    assert result.family != "roaming", result
+
+
 async def test_country_in_a_russian_case_form_is_canonical(client: NluClient) -> None:
     result = await client.parse("еду в Польшу, будет ли работать интернет")
     assert result.family == "roaming"

@@ -264,8 +264,10 @@ async def test_buttons_become_a_numbered_list_and_a_number_picks_one(
     email_app: EmailApp,
 ) -> None:
     box = email_app.mailbox
-    await box.append_async(plain_mail("Как подключить роуминг?", from_=ANNA, to=box.address,
-                                      subject="Роуминг", message_id="<r1@example.test>"))
+    # the general roaming question (turning it on is roaming_enable now, a personal action)
+    await box.append_async(plain_mail("Еду за границу, что с роумингом?", from_=ANNA,
+                                      to=box.address, subject="Роуминг",
+                                      message_id="<r1@example.test>"))
     [first] = await email_app.smtp.wait_for_async(1, timeout=30)
     [answer] = await email_app.messages(ANNA, "out")
     titles = [item["title"] for item in (answer.buttons or {}).get("items", [])]
