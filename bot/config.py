@@ -5,6 +5,7 @@ Build them through :func:`get_settings` in the app; tests construct ``Settings(.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -12,10 +13,14 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.phones import is_region
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./abonent.db"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _PLACEHOLDER_PASSWORDS = {"admin", "password", "changeme", "change-me", "secret"}
+DEFAULT_VERIFICATION_TTL = "webchat=12h,telegram=90d,vk=90d,email=90d,default=90d"
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _env(*names: str) -> AliasChoices:
@@ -87,6 +92,25 @@ class Settings(BaseSettings):
         10, ge=1, validation_alias=_env("EMAIL_AUTO_REPLIES_PER_HOUR")
     )
 
+    # Verified identity (#12): the operator's billing and SMS gateway; without them, the
+    # embedded demo billing (backoffice/data/demo_subscribers.yml) and a development SMS
+    # gateway that writes codes to the log (refused when ABONENT_ENV=production).
+    billing_url: str | None = Field(None, validation_alias=_env("BILLING_URL"))
+    billing_token: SecretStr | None = Field(None, validation_alias=_env("BILLING_TOKEN"))
+    billing_timeout: float = Field(3.0, gt=0, validation_alias=_env("BILLING_TIMEOUT"))
+    sms_gateway_url: str | None = Field(None, validation_alias=_env("SMS_GATEWAY_URL"))
+    sms_gateway_token: SecretStr | None = Field(None, validation_alias=_env("SMS_GATEWAY_TOKEN"))
+    # the region a number without a country code belongs to ("291234567" -> +375 29 123-45-67)
+    phone_default_region: str = Field("BY", validation_alias=_env("PHONE_DEFAULT_REGION"))
+    # how long a verification lasts per channel: "webchat=12h,telegram=90d,vk=90d,email=90d"
+    # (a channel not named gets the default below; units s, m, h, d)
+    verification_ttl: str = Field(DEFAULT_VERIFICATION_TTL, validation_alias=_env("VERIFICATION_TTL"))
+    # a server-side secret mixed into the hash of every one-time code, so a copy of the database
+    # alone cannot be used to work a live code out; set it in production (any long random text)
+    verification_code_key: SecretStr | None = Field(
+        None, validation_alias=_env("VERIFICATION_CODE_KEY")
+    )
+
     kb_dir: Path | None = Field(None, validation_alias=_env("ABONENT_KB_DIR"))
 
     webchat_max_text: int = Field(4000, ge=1, validation_alias=_env("WEBCHAT_MAX_TEXT"))
@@ -156,12 +180,43 @@ class Settings(BaseSettings):
                     ) from exc
         return value
 
+    @field_validator("phone_default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if not is_region(region):
+            raise ValueError(
+                f"PHONE_DEFAULT_REGION: {value!r} is not a region phonenumbers knows; use a "
+                "two-letter country code such as BY, RU, PL"
+            )
+        return region
+
+    @field_validator("verification_ttl")
+    @classmethod
+    def _valid_ttl(cls, value: str) -> str:
+        parse_verification_ttl(value)
+        return value
+
+    @field_validator("billing_url", "sms_gateway_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.strip().startswith(("http://", "https://")):
+            raise ValueError("BILLING_URL and SMS_GATEWAY_URL must start with http:// or https://")
+        return value.strip()
+
     @field_validator("rasa_url")
     @classmethod
     def _strip_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
         return value.strip().rstrip("/")
+
+    @property
+    def verification_ttls(self) -> dict[str, timedelta]:
+        """How long a verification lasts, per channel; key "default" for the others."""
+        return parse_verification_ttl(self.verification_ttl)
 
     @property
     def is_production(self) -> bool:
@@ -184,6 +239,25 @@ class Settings(BaseSettings):
                 "ABONENT_ADMIN_PASSWORD is too weak for production: use 12+ characters"
             )
         return self
+
+
+def parse_verification_ttl(value: str) -> dict[str, timedelta]:
+    """``"webchat=12h,telegram=90d"`` over the defaults; ValueError names the bad part."""
+    ttls: dict[str, timedelta] = {}
+    for text in (DEFAULT_VERIFICATION_TTL, value):
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            channel, _, duration = part.partition("=")
+            channel, duration = channel.strip().lower(), duration.strip().lower()
+            unit = _TTL_UNITS.get(duration[-1:])
+            if not channel or unit is None or not duration[:-1].isdigit() or int(duration[:-1]) < 1:
+                raise ValueError(
+                    f"VERIFICATION_TTL: {part.strip()!r} is not channel=duration "
+                    "(e.g. webchat=12h, telegram=90d; units s, m, h, d)"
+                )
+            ttls[channel] = timedelta(seconds=int(duration[:-1]) * unit)
+    return ttls
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -20,12 +20,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import failpoints
+from bot.customers import VerifiedVia, link_phone
 from bot.failed_messages import FailedMessages, frames_of
 from bot.handoff_contract import AGENT_STATES, HandoffHooks
 from bot.locks import KeyedLocks
 from bot.messages import NO_REPLY, THREAD, InboundMessage, OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
+from bot.personal import PersonalData
+from bot.personal_policy import TAKES_A_NUMBER, PersonalFacts
 from bot.policy import (
     ConversationView,
     Decision,
@@ -34,11 +37,16 @@ from bot.policy import (
     parse_payload,
 )
 from bot.storage import Conversation, ConversationState, Customer, Database, Identity, Message
+from bot.verification import Event, audit, extract_code
 from knowledge_base import KnowledgeBase
 from nlu import NluClient, NluError, NluResult
+from nlu.cache import ParseCache
 from nlu.languages import DEFAULT_LANG
 
 DEFAULT_MAX_ATTEMPTS = 3
+CONTACT_CHANNELS = frozenset({"telegram"})  # shared contacts the platform proves are the user's
+PENDING = "pending"  # conversations.context: a personal question waiting for a verification
+REDACTED_CODE = "••••••"  # what the transcript keeps of a message that held a one-time code
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +84,14 @@ class Conversations:
         *,
         kb: KnowledgeBase,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        personal: PersonalData | None = None,
+        contact_channels: frozenset[str] = CONTACT_CHANNELS,
     ) -> None:
         """``kb`` gives the ``processing_failed`` phrase; ``max_attempts`` is how many failed
-        passes a message gets before it is marked failed (Settings.processing_max_attempts)."""
+        passes a message gets before it is marked failed (Settings.processing_max_attempts);
+        ``personal``: billing and verification (without it nobody is verified by code and
+        personal questions get the general articles); ``contact_channels``: the channels whose
+        shared contacts the platform proves (Telegram)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._db = db
@@ -89,6 +102,8 @@ class Conversations:
         self._max_attempts = max_attempts
         self._failures = FailedMessages(db, kb, handoff, notifier)
         self._locks = KeyedLocks()
+        self._personal = personal
+        self._contact_channels = contact_channels
 
     # -- the public surface ----------------------------------------------------------------
 
@@ -285,7 +300,9 @@ class Conversations:
             if inbound.display_name and inbound.display_name != identity.display_name:
                 identity.display_name = inbound.display_name  # renamed, or unknown at first
         if inbound.contact is not None and inbound.contact.verified:
-            identity.verified_phone = inbound.contact.phone
+            await link_phone(session, identity.id, inbound.contact.phone, via=VerifiedVia.CONTACT,
+                             now=utcnow())
+            audit(session, identity.id, inbound.contact.phone, Event.CONTACT)
         if identity.blocked_at is not None:  # they wrote again, so they unblocked the bot
             identity.blocked_at = None
         thread = _thread_key(inbound)
@@ -323,8 +340,11 @@ class Conversations:
             contact_verified=(message.meta or {}).get("contact_verified"),
         )
         nlu: NluResult | None = None
+        facts: PersonalFacts | None = None
         if conversation.state not in AGENT_STATES:
-            nlu = await self._understand(conversation, turn)
+            if not _holds_secret(conversation, message.text):  # a code is never parsed
+                nlu = await self._understand(conversation, turn)
+            facts = await self._gather(conversation, turn, nlu, message.text)
         async with self._db.transaction() as session:
             fresh = await session.get(Message, message.id, with_for_update=True)
             convo = await session.get(Conversation, conversation.id, with_for_update=True)
@@ -332,16 +352,11 @@ class Conversations:
                 return
             identity = await session.get(Identity, convo.identity_id)
             assert identity is not None
-            view = ConversationView(
-                state=convo.state,
-                lang=convo.lang or DEFAULT_LANG,
-                misunderstandings=convo.misunderstandings,
-                awaiting=convo.awaiting,
-            )
+            view = self._view(convo, identity)
             lang = self._policy.language(view, turn, nlu)  # decided once, for both below
             replies = await self._handoff.intercept(session, convo, fresh, nlu=nlu, lang=lang)
             if replies is None:
-                replies = await self._decide(session, convo, fresh, view, turn, nlu)
+                replies = await self._decide(session, convo, fresh, view, turn, nlu, facts)
             elif nlu is not None:
                 _record_nlu(fresh, nlu)
             for reply in replies:
@@ -380,11 +395,14 @@ class Conversations:
         view: ConversationView,
         turn: Turn,
         nlu: NluResult | None,
+        facts: PersonalFacts | None,
     ) -> list[OutboundMessage]:
-        decision = self._policy.decide(view, turn, nlu)
+        decision = self._policy.decide(view, turn, nlu, facts)
         if nlu is not None:
             _record_nlu(message, nlu)
         message.lang = decision.lang
+        if decision.redact_text:
+            message.text = REDACTED_CODE
         return await self._apply(session, convo, decision)
 
     async def _apply(
@@ -393,6 +411,8 @@ class Conversations:
         convo.lang = decision.lang
         convo.misunderstandings = decision.misunderstandings
         convo.awaiting = decision.awaiting
+        if (convo.context or {}).get(PENDING) != decision.pending:
+            convo.context = {**(convo.context or {}), PENDING: decision.pending}
         if convo.state == ConversationState.CLOSED:  # a late answer (e.g. a rating) reopens nothing
             convo.awaiting = None
         replies = list(decision.replies)
@@ -402,6 +422,42 @@ class Conversations:
             )
         return replies
 
+    async def _gather(self, conversation: Conversation, turn: Turn, nlu: NluResult | None,
+                      text: str) -> PersonalFacts | None:
+        """Before the transaction: end a lapsed verification, then fetch what the turn needs
+        (billing, SMS) so no outside call holds the database."""
+        if self._personal is None:
+            return None
+        async with self._db.sessions() as session:
+            identity = await session.get(Identity, conversation.identity_id)
+        if identity is None:
+            return None
+        phone = await self._personal.current_phone(
+            identity.id, identity.channel, identity.verified_phone, identity.verified_at
+        )
+        view = replace(self._view(conversation, identity), verified_phone=phone)
+        need = self._policy.needs(view, turn, nlu)
+        if need is None:
+            return None
+        return await self._personal.gather(need, identity_id=identity.id, phone=phone, text=text)
+
+    def _view(self, convo: Conversation, identity: Identity) -> ConversationView:
+        phone = identity.verified_phone
+        if phone is not None and self._personal is not None:
+            verified_at = identity.verified_at
+            if verified_at is None or not self._personal.is_current(identity.channel,
+                                                                    verified_at):
+                phone = None  # lapsed: ended for good before the next answer
+        return ConversationView(
+            state=convo.state,
+            lang=convo.lang or DEFAULT_LANG,
+            misunderstandings=convo.misunderstandings,
+            awaiting=convo.awaiting,
+            verified_phone=phone,
+            pending=(convo.context or {}).get(PENDING),
+            can_share_contact=convo.channel in self._contact_channels,
+        )
+
     async def _replies_to(self, session: AsyncSession, message_id: int) -> tuple[StoredReply, ...]:
         rows = (
             await session.scalars(
@@ -409,6 +465,14 @@ class Conversations:
             )
         ).all()
         return tuple(StoredReply(row.id, _outbound(row)) for row in rows)
+
+
+def _holds_secret(conversation: Conversation, text: str) -> bool:
+    """While a number or a code is awaited, a message with one in it is not sent to the NLU
+    at all (it is the verification's, and it is personal)."""
+    return conversation.awaiting in TAKES_A_NUMBER and (
+        extract_code(text) is not None or not ParseCache.keeps(text)
+    )
 
 
 def _record_nlu(message: Message, nlu: NluResult) -> None:

@@ -105,8 +105,9 @@ def msisdn(e164: str) -> str:
 
 
 def format_phone(e164: str) -> str:
-    """The subscriber's own number, readable: "+375 29 123-45-67". Only for the subscriber
-    themself; logs and agents' cards get :func:`mask_phone`. Raises ValueError for non-E.164."""
+    """A verified number, readable: "+375 29 123-45-67". For the subscriber themself and the
+    agent's card (agents act on the number, as the hotline does); logs get :func:`mask_phone`.
+    Raises ValueError for non-E.164."""
     if not is_e164(e164):
         raise ValueError("not an E.164 phone number (expected '+' and digits)")
     return phonenumbers.format_number(phonenumbers.parse(e164, None),

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.messages import Button, OutboundMessage
+from bot.personal_policy import Need, PersonalFacts, PersonalPolicy
+from bot.phones import DEFAULT_REGION
 from bot.reasons import Reason
 from knowledge_base import Answer, KnowledgeBase, PhraseKey
 from nlu import FALLBACK_INTENT, Entity, NluResult
@@ -38,6 +40,9 @@ class ConversationView:
     lang: str
     misunderstandings: int = 0
     awaiting: str | None = None
+    verified_phone: str | None = None  # E.164, while the identity's verification lasts
+    pending: str | None = None  # a personal question asked before verifying, answered after
+    can_share_contact: bool = False  # the channel proves a shared phone (Telegram)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +72,8 @@ class Decision:
     awaiting: str | None = None
     escalate: str | None = None
     answered_by: str | None = None  # article id or phrase key, for analytics
+    pending: str | None = None  # see ConversationView.pending; None forgets it
+    redact_text: bool = False  # the message held a one-time code: keep no copy of its text
 
 
 def parse_payload(payload: str, lang: str) -> NluResult | None:
@@ -83,17 +90,35 @@ def parse_payload(payload: str, lang: str) -> NluResult | None:
 
 
 class DialoguePolicy:
-    def __init__(self, kb: KnowledgeBase, *, clarify_floor: float = 0.2) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, *, clarify_floor: float = 0.2, region: str = DEFAULT_REGION
+    ) -> None:
+        """``region``: how phone numbers without a country code are read."""
         self._kb = kb
         self._clarify_floor = clarify_floor
+        self._personal = PersonalPolicy(kb, region=region)
 
-    def decide(self, convo: ConversationView, turn: Turn, nlu: NluResult | None) -> Decision:
-        """``nlu`` is None when the NLU server could not be reached (nor a keyword matched)."""
+    def needs(self, convo: ConversationView, turn: Turn, nlu: NluResult | None) -> Need | None:
+        """What the turn needs from outside (billing, SMS) before ``decide``; None: nothing."""
+        if turn.command is not None:
+            return None
+        return self._personal.needs(convo, turn, nlu)
+
+    def decide(
+        self,
+        convo: ConversationView,
+        turn: Turn,
+        nlu: NluResult | None,
+        facts: PersonalFacts | None = None,
+    ) -> Decision:
+        """``nlu`` is None when the NLU server could not be reached (nor a keyword matched);
+        ``facts``: what :class:`bot.personal.PersonalData` found for ``needs``."""
         lang = self.language(convo, turn, nlu)
         decision = Decision(lang=lang, misunderstandings=convo.misunderstandings)
-        if turn.contact_verified is not None:
-            key = PhraseKey.CONTACT_VERIFIED if turn.contact_verified else PhraseKey.CONTACT_REFUSED
-            return self._say(decision, key, buttons=self._topic_buttons(lang))
+        if turn.command is None:
+            personal = self._personal.decide(convo, turn, nlu, facts, decision)
+            if personal is not None:
+                return personal
         if not turn.text.strip() and not turn.payload:
             return self._say(decision, PhraseKey.NON_TEXT, buttons=self._topic_buttons(lang))
         command = turn.command

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from backoffice.billing_demo import DemoBilling
+from backoffice.billing_http import HttpBilling
+from backoffice.sms_dev import DevelopmentSmsGateway
+from backoffice.sms_http import HttpSmsGateway
+from bot.backoffice_contract import Billing, SmsGateway
 from bot.channel import Channel
 from bot.config import Settings
 from bot.conversations import Conversations
@@ -20,11 +25,14 @@ from bot.extensions import BackgroundLoop, ChannelExtension, Extension
 from bot.handoff_contract import HandoffHooks
 from bot.notify import Notifier
 from bot.outbox import OutboxSender
+from bot.personal import PersonalData
+from bot.phones import format_phone
 from bot.policy import DialoguePolicy
 from bot.storage import Database
+from bot.verification import VerificationService
 from channels.web import WebChatChannel
 from handoff.build import build_handoff
-from knowledge_base import KnowledgeBase, load_knowledge_base
+from knowledge_base import KnowledgeBase, PhraseKey, load_knowledge_base
 from knowledge_base.keywords import KeywordMatcher
 from nlu import CircuitBreaker, NluClient, ParseCache
 
@@ -105,11 +113,12 @@ def build_services(settings: Settings) -> Services:
         keywords=KeywordMatcher.default().with_countries(kb.country_lookup()),
     )
     notifier = Notifier()
-    policy = DialoguePolicy(kb)
+    policy = DialoguePolicy(kb, region=settings.phone_default_region)
     desk = build_handoff(settings=settings, db=db, kb=kb, notifier=notifier)
     handoff = desk.hooks
     conversations = Conversations(
-        db, nlu, policy, handoff, notifier, kb=kb, max_attempts=settings.processing_max_attempts
+        db, nlu, policy, handoff, notifier, kb=kb, max_attempts=settings.processing_max_attempts,
+        personal=build_personal_data(settings, db, kb, http),
     )
     extensions: list[Extension] = [desk]
     channels: dict[str, Channel] = {WebChatChannel.name: WebChatChannel()}
@@ -128,6 +137,42 @@ def build_services(settings: Settings) -> Services:
         handoff=handoff, conversations=conversations, channels=channels, outbox=outbox,
         extensions=extensions,
     )
+
+
+def build_personal_data(
+    settings: Settings, db: Database, kb: KnowledgeBase, http: httpx.AsyncClient
+) -> PersonalData:
+    """The billing and the SMS gateway (HTTP when configured, else the embedded demo billing and
+    the development gateway), and the one-time codes sent through it."""
+    billing: Billing
+    if settings.billing_url:
+        token = settings.billing_token.get_secret_value() if settings.billing_token else None
+        billing = HttpBilling(http, settings.billing_url, token, timeout=settings.billing_timeout,
+                              breaker=CircuitBreaker())
+    elif settings.is_production:
+        raise ValueError("BILLING_URL is not set: production needs the operator's billing "
+                         "(the embedded demo billing answers with fictional subscribers); see "
+                         "README, 'Identity and personal data'")
+    else:
+        demo = DemoBilling.load()
+        billing = demo
+        log.warning("BILLING_URL is not set: using the embedded DEMO billing; its fictional "
+                    "numbers: %s", ", ".join(format_phone("+" + number) for number in demo.msisdns))
+    sms: SmsGateway
+    if settings.sms_gateway_url:
+        token = (settings.sms_gateway_token.get_secret_value()
+                 if settings.sms_gateway_token else None)
+        sms = HttpSmsGateway(http, settings.sms_gateway_url, token)
+    else:
+        sms = DevelopmentSmsGateway(environment=settings.environment)  # refused in production
+        log.warning("SMS_GATEWAY_URL is not set: one-time codes are written to this log, "
+                    "not sent (development only)")
+    key = settings.verification_code_key
+    verification = VerificationService(
+        db, sms, message=lambda code: kb.phrase(PhraseKey.SMS_CODE, "ru", code=code),
+        code_key=key.get_secret_value().encode() if key else b"",
+    )
+    return PersonalData(billing, verification, ttls=settings.verification_ttls)
 
 
 def _channel_extensions(

@@ -52,10 +52,10 @@ from sqlalchemy import ColumnElement, Update, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.backoffice_contract import BackofficeError, SmsGateway
+from bot.customers import VerifiedVia, link_phone, phone_lock_key, unlink
 from bot.messages import utcnow
 from bot.phones import MAX_TEXT_LENGTH, is_e164, mask_phone
 from bot.storage import (
-    Customer,
     Database,
     Identity,
     VerificationCode,
@@ -71,6 +71,7 @@ __all__ = [
     "Event",
     "RequestStatus",
     "VerificationService",
+    "audit",
     "extract_code",
 ]
 
@@ -107,8 +108,10 @@ class Event:
     VERIFIED = "verified"
     NO_CODE = "no_code"  # a check with no live code
     FORGOTTEN = "forgotten"  # the subscriber ended the verification
+    LAPSED = "lapsed"  # the verification outlived its channel's VERIFICATION_TTL
+    CONTACT = "contact_verified"  # verified by the platform (a Telegram contact), no code
     ALL = (REQUESTED, SENT, SEND_FAILED, LIMITED_NUMBER, LIMITED_IDENTITY, NOT_A_CODE,
-           WRONG_CODE, EXPIRED, LOCKED, VERIFIED, NO_CODE, FORGOTTEN)
+           WRONG_CODE, EXPIRED, LOCKED, VERIFIED, NO_CODE, FORGOTTEN, LAPSED, CONTACT)
 
 
 RequestStatus = Literal["sent", "limited", "failed"]
@@ -167,7 +170,10 @@ class VerificationService:
         max_attempts: int = 3,
         per_number_per_hour: int = 3,
         per_identity_per_day: int = 10,
+        code_key: bytes = b"",
     ) -> None:
+        """``code_key``: a server-side secret (VERIFICATION_CODE_KEY) hashed with every code, so
+        a copy of the database alone cannot be used to work a live code out."""
         if code_ttl <= timedelta(0):
             raise ValueError("code_ttl must be positive")
         if min(max_attempts, per_number_per_hour, per_identity_per_day) < 1:
@@ -181,6 +187,8 @@ class VerificationService:
         self._per_number = per_number_per_hour
         self._per_identity = per_identity_per_day
         self._hashing = asyncio.Semaphore(_CONCURRENT_HASHES)
+        self._key = code_key
+        self.code_ttl = code_ttl
 
     # -- requesting a code -----------------------------------------------------------------
 
@@ -262,7 +270,7 @@ class VerificationService:
             select(Identity.id).where(Identity.id == identity_id).with_for_update()
         )
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                              {"key": _lock_key(phone)})
+                              {"key": phone_lock_key(phone)})
 
     async def _store(self, session: AsyncSession, identity_id: int, phone: str,
                      code_hash: str, salt: bytes, now: datetime) -> int:
@@ -325,6 +333,7 @@ class VerificationService:
     async def _use(self, code_id: int, identity_id: int, phone: str,
                    now: datetime) -> CodeCheck:
         async with self._db.transaction() as session:
+            await self._lock(session, identity_id, phone)  # the order request_code takes
             used = await session.execute(
                 update(VerificationCode)
                 .where(VerificationCode.id == code_id, _live(),
@@ -337,20 +346,7 @@ class VerificationService:
                 _add_event(session, identity_id, phone, Event.NO_CODE, now)
                 event, result = Event.NO_CODE, CodeCheck("no_code")
             else:
-                await session.execute(
-                    update(Identity).where(Identity.id == identity_id)
-                    .values(verified_phone=phone)
-                    .execution_options(synchronize_session=False)
-                )
-                customer_id = (
-                    select(Identity.customer_id).where(Identity.id == identity_id)
-                    .scalar_subquery()
-                )
-                await session.execute(
-                    update(Customer).where(Customer.id == customer_id)
-                    .values(verified_phone=phone)
-                    .execution_options(synchronize_session=False)
-                )
+                await link_phone(session, identity_id, phone, via=VerifiedVia.SMS_CODE, now=now)
                 _add_event(session, identity_id, phone, Event.VERIFIED, now)
                 event, result = Event.VERIFIED, CodeCheck("verified", phone=phone)
         return self._logged(identity_id, phone, event, result)
@@ -379,22 +375,31 @@ class VerificationService:
 
     # -- forgetting --------------------------------------------------------------------------
 
-    async def forget(self, identity_id: int) -> None:
-        """End the identity's verification ("выйти", "forget me") and any code on its way.
-        The customer's number stays: other channels of that customer may still prove it.
+    async def forget(self, identity_id: int) -> bool:
+        """End the identity's verification ("выйти", "forget me") and any code on its way;
+        whether it was verified. The identity leaves the verified customer
+        (bot.customers.unlink); the customer keeps the number for its other channels.
         LookupError for an unknown identity."""
+        return await self._end(identity_id, Event.FORGOTTEN)
+
+    async def lapse(self, identity_id: int) -> None:
+        """End a verification that outlived its channel's VERIFICATION_TTL (audited as
+        ``lapsed``); LookupError for an unknown identity."""
+        await self._end(identity_id, Event.LAPSED)
+
+    async def _end(self, identity_id: int, event: str) -> bool:
         now = self._now()
         async with self._db.transaction() as session:
-            cleared = await session.execute(
-                update(Identity).where(Identity.id == identity_id).values(verified_phone=None)
-                .execution_options(synchronize_session=False)
+            was = await session.scalar(
+                select(Identity.verified_phone).where(Identity.id == identity_id)
             )
-            if affected_rows(cleared) != 1:
+            if not await unlink(session, identity_id):
                 raise LookupError(f"no identity {identity_id}")
             await session.execute(_kill(VerificationCode.identity_id == identity_id, now))
             # no number in this row: the subscriber asked to be forgotten
-            _add_event(session, identity_id, None, Event.FORGOTTEN, now)
-        log.info("verification: identity %s forgotten", identity_id)
+            _add_event(session, identity_id, None, event, now)
+        log.info("verification: identity %s %s", identity_id, event)
+        return was is not None
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -404,7 +409,7 @@ class VerificationService:
 
     async def _hash(self, code: str, salt: bytes) -> str:
         async with self._hashing:
-            return await asyncio.to_thread(_scrypt, code, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
+            return await asyncio.to_thread(_scrypt, self._key + code.encode("ascii"), salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
 
     async def _matches(self, code: str, salt_hex: str, stored: str) -> bool:
         try:
@@ -413,7 +418,8 @@ class VerificationService:
             if scheme != "scrypt":
                 raise ValueError(scheme)
             async with self._hashing:
-                computed = await asyncio.to_thread(_scrypt, code, salt, int(n), int(r), int(p))
+                computed = await asyncio.to_thread(_scrypt, self._key + code.encode("ascii"), salt,
+                                                   int(n), int(r), int(p))
         except ValueError:  # not a hash this module wrote: it cannot match
             log.error("verification: a stored code hash is malformed; treated as no match")
             return False
@@ -432,8 +438,8 @@ class VerificationService:
         return result
 
 
-def _scrypt(code: str, salt: bytes, n: int, r: int, p: int) -> str:
-    digest = hashlib.scrypt(code.encode("ascii"), salt=salt, n=n, r=r, p=p,
+def _scrypt(secret: bytes, salt: bytes, n: int, r: int, p: int) -> str:
+    digest = hashlib.scrypt(secret, salt=salt, n=n, r=r, p=p,
                             maxmem=_SCRYPT_MAXMEM, dklen=_DIGEST_BYTES)
     return f"scrypt${n}${r}${p}${digest.hex()}"
 
@@ -449,6 +455,11 @@ def _kill(where: ColumnElement[bool], now: datetime) -> Update:
     )
 
 
+def audit(session: AsyncSession, identity_id: int, phone: str | None, event: str) -> None:
+    """Add an audit row (``Event``) in the caller's transaction, e.g. a Telegram contact."""
+    _add_event(session, identity_id, phone, event, utcnow())
+
+
 def _add_event(session: AsyncSession, identity_id: int, phone: str | None, event: str,
                now: datetime) -> None:
     session.add(VerificationEvent(identity_id=identity_id, phone=phone, event=event,
@@ -458,12 +469,6 @@ def _add_event(session: AsyncSession, identity_id: int, phone: str | None, event
 async def _require_identity(session: AsyncSession, identity_id: int) -> None:
     if await session.scalar(select(Identity.id).where(Identity.id == identity_id)) is None:
         raise LookupError(f"no identity {identity_id}")
-
-
-def _lock_key(phone: str) -> int:
-    """A PostgreSQL advisory lock key (signed 64 bits) for one number."""
-    digest = hashlib.sha256(b"abonent.verification:" + phone.encode("ascii")).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _aware(value: datetime) -> datetime:

@@ -8,11 +8,25 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from knowledge_base.commands import normalise_command
 from knowledge_base.lookup import Collision
 from knowledge_base.parsing import Parsed
 from knowledge_base.phrase_keys import PHRASE_KEYS
-from knowledge_base.rendering import CONTACTS_LIST, COUNTRY_VARIABLES, EXAMPLE_VARIABLES
-from knowledge_base.schema import ContactsFile, CountriesFile, IntentLabelsFile, PhrasesFile
+from knowledge_base.rendering import (
+    CONTACTS_LIST,
+    COUNTRY_VARIABLES,
+    EXAMPLE_VARIABLES,
+    PERSONAL_CONDITIONS,
+    PERSONAL_VARIABLES,
+)
+from knowledge_base.schema import (
+    COMMAND_NAMES,
+    CommandsFile,
+    ContactsFile,
+    CountriesFile,
+    IntentLabelsFile,
+    PhrasesFile,
+)
 from knowledge_base.sources import Sources
 from knowledge_base.templates import scan
 from knowledge_base.yaml_doc import Loc, YamlDocument, display_path
@@ -46,6 +60,7 @@ def check_sources(sources: Sources, collisions: Iterable[Collision]) -> list[str
         *check_articles(sources, context),
         *check_phrases(sources.phrases, context.contact_names),
         *check_labels(sources.labels, sources),
+        *check_commands(sources.commands),
     ]
 
 
@@ -105,7 +120,7 @@ def check_contacts(parsed: Parsed[ContactsFile]) -> list[str]:
 def check_articles(sources: Sources, context: _Context) -> list[str]:
     problems: list[str] = []
     ids: dict[str, str] = {}
-    variants: dict[tuple[str, frozenset[str]], str] = {}
+    variants: dict[tuple[str, frozenset[str], bool], str] = {}
     for parsed in sources.articles:
         doc = parsed.doc
         for index, article in enumerate(parsed.model.articles):
@@ -120,10 +135,12 @@ def check_articles(sources: Sources, context: _Context) -> list[str]:
             ids.setdefault(article.id, doc.place((*loc, "id")))
             problems += _check_intent(doc, (*loc, "intent"), article.intent)
             for position, entity in enumerate(article.requires):
-                problems += _check_entity(doc, (*loc, "requires", position), entity)
+                if not (article.personal and entity in PERSONAL_CONDITIONS):
+                    problems += _check_entity(doc, (*loc, "requires", position), entity,
+                                              personal=article.personal)
             if article.asks is not None:
                 problems += _check_entity(doc, (*loc, "asks"), article.asks)
-            key = (article.intent, frozenset(article.requires))
+            key = (article.intent, frozenset(article.requires), article.personal)
             if key in variants:
                 problems.append(
                     doc.problem(
@@ -136,6 +153,8 @@ def check_articles(sources: Sources, context: _Context) -> list[str]:
             allowed = set(context.contact_names)
             if "country" in article.requires:
                 allowed |= set(COUNTRY_VARIABLES)
+            if article.personal:
+                allowed |= set(PERSONAL_VARIABLES)
             for lang in LANGUAGES:
                 problems += _check_text(
                     doc, (*loc, "text", lang), allowed, seed=article.source == "seed"
@@ -149,7 +168,7 @@ def check_articles(sources: Sources, context: _Context) -> list[str]:
         article.intent
         for parsed in sources.articles
         for article in parsed.model.articles
-        if not article.requires
+        if not article.requires and not article.personal
     }
     for family in INTENT_FAMILIES:
         if family not in unconditional:
@@ -179,6 +198,27 @@ def check_phrases(parsed: Parsed[PhrasesFile], contact_names: Collection[str]) -
         allowed = {*contact_names, *phrase.variables}
         for lang in LANGUAGES:
             problems += _check_text(doc, ("phrases", key, lang), allowed, seed=False)
+    return problems
+
+
+def check_commands(parsed: Parsed[CommandsFile]) -> list[str]:
+    doc, commands = parsed.doc, parsed.model.commands
+    problems = [
+        doc.problem(("commands",), f"missing command {name!r}")
+        for name in COMMAND_NAMES
+        if name not in commands
+    ]
+    owner: dict[str, str] = {}
+    for name, words in commands.items():
+        for lang in LANGUAGES:
+            for position, word in enumerate(getattr(words, lang)):
+                key = normalise_command(word)
+                loc: Loc = ("commands", name, lang, position)
+                if not key:
+                    problems.append(doc.problem(loc, f"{word!r} has no letters or digits"))
+                elif owner.setdefault(key, name) != name:
+                    problems.append(doc.problem(loc, f"{word!r} is also a word of "
+                                                     f"{owner[key]!r}"))
     return problems
 
 
@@ -217,9 +257,15 @@ def _check_intent(doc: YamlDocument, loc: Loc, intent: str) -> list[str]:
     return []
 
 
-def _check_entity(doc: YamlDocument, loc: Loc, entity: str) -> list[str]:
+def _check_entity(
+    doc: YamlDocument, loc: Loc, entity: str, *, personal: bool = False
+) -> list[str]:
     if entity not in ENTITIES:
-        return [doc.problem(loc, f"unknown entity {entity!r}; entities: {', '.join(ENTITIES)}")]
+        known = (*ENTITIES, *PERSONAL_CONDITIONS) if personal else ENTITIES
+        hint = "" if personal or entity not in PERSONAL_CONDITIONS else (
+            " (a personal condition: only in an article with `personal: true`)"
+        )
+        return [doc.problem(loc, f"unknown entity {entity!r}; entities: {', '.join(known)}{hint}")]
     return []
 
 

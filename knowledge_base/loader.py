@@ -43,5 +43,6 @@ def _load(data_dir: Path | None) -> tuple[KnowledgeBase | None, list[str]]:
         topics=sources.labels.model.topics,
         not_topics=sources.labels.model.not_topics,
         country_lookup=lookup,
+        commands={str(name): words for name, words in sources.commands.model.commands.items()},
     )
     return knowledge_base, []

@@ -8,6 +8,10 @@ from knowledge_base.schema import PRICE_FIELDS, Contact, Country, Zone
 
 CONTACTS_LIST = "contacts"
 COUNTRY_VARIABLES: tuple[str, ...] = ("country", "zone", *PRICE_FIELDS)
+# A verified subscriber's own facts (personal article variants, `personal: true`): the values the
+# bot fills from the verified number and the billing, and the conditions `requires` may name.
+PERSONAL_VARIABLES: tuple[str, ...] = ("number", "balance", "tariff")
+PERSONAL_CONDITIONS: tuple[str, ...] = ("negative_balance", "roaming_on", "roaming_off")
 # Placeholders filled with example data (zones and prices): not allowed in `source: seed` texts.
 EXAMPLE_VARIABLES: frozenset[str] = frozenset({"zone", *PRICE_FIELDS})
 

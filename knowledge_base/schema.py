@@ -75,6 +75,9 @@ class Article(_Model):
     text: LocalizedText
     buttons: tuple[ArticleButton, ...] = ()
     offers_topics: bool = False  # the topics of intent_labels.yml follow as buttons
+    # a verified subscriber's variant: may use {number} {balance} {tariff} and require
+    # negative_balance / roaming_on / roaming_off; never shown to anyone unverified
+    personal: bool = False
 
     @property
     def family(self) -> str | None:
@@ -152,6 +155,23 @@ class ContactsFile(_Model):
 
 class PhrasesFile(_Model):
     phrases: dict[Identifier, Phrase]
+
+
+CommandName = Literal["whoami", "logout", "verify", "cancel"]
+COMMAND_NAMES: tuple[str, ...] = ("whoami", "logout", "verify", "cancel")
+
+
+class CommandWords(_Model):
+    """What a subscriber writes for one command, per language (compared after lower-casing and
+    dropping punctuation)."""
+
+    ru: tuple[NonEmpty, ...] = Field(min_length=1)
+    en: tuple[NonEmpty, ...] = Field(min_length=1)
+    be: tuple[NonEmpty, ...] = ()
+
+
+class CommandsFile(_Model):
+    commands: dict[CommandName, CommandWords]
 
 
 class IntentLabelsFile(_Model):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from knowledge_base.answers import Answer, AnswerButton
+from knowledge_base.commands import CommandMatcher
 from knowledge_base.forms import normalise
-from knowledge_base.rendering import contact_variables, country_variables
+from knowledge_base.rendering import PERSONAL_VARIABLES, contact_variables, country_variables
 from knowledge_base.schema import (
     Article,
     ArticleButton,
+    CommandWords,
     Contact,
     Country,
     LocalizedText,
@@ -18,6 +20,7 @@ from knowledge_base.schema import (
 )
 from knowledge_base.templates import placeholder_names, render
 from nlu.intents import FALLBACK_INTENT, family_of, intent_family
+from nlu.languages import LANGUAGES
 from nlu.payload import parse_payload
 
 
@@ -36,6 +39,7 @@ class KnowledgeBase:
         country_lookup: Mapping[str, str],
         topics: Sequence[str] = (),
         not_topics: Sequence[str] = (),
+        commands: Mapping[str, CommandWords] | None = None,
     ) -> None:
         self._topics = tuple(topics)
         self._not_topics = frozenset(not_topics) | {FALLBACK_INTENT}
@@ -48,9 +52,12 @@ class KnowledgeBase:
         self._lookup = dict(country_lookup)
         self._zone_by_id = {zone.id: zone for zone in self._zones}
         self._country_by_name = {country.canonical: country for country in self._countries}
+        self._commands = CommandMatcher(commands or {})
         self._by_intent: dict[str, list[Article]] = {}
+        self._personal_by_intent: dict[str, list[Article]] = {}
         for article in self._articles:
-            self._by_intent.setdefault(article.intent, []).append(article)
+            into = self._personal_by_intent if article.personal else self._by_intent
+            into.setdefault(article.intent, []).append(article)
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -98,6 +105,47 @@ class KnowledgeBase:
                 return self._render(best, country, present, lang)
         return None
 
+    def personal_answer(
+        self, intent: str, facts: Mapping[str, str], lang: str
+    ) -> Answer | None:
+        """The verified subscriber's variant of ``intent`` (``personal: true`` articles), filled
+        with ``facts``: values of PERSONAL_VARIABLES and, present when true, the
+        PERSONAL_CONDITIONS. An article is a candidate only when every fact it uses is given, so
+        with the billing down "your number" is still answered and "your balance" is not (None:
+        say so and give the general article). Only ever call it for a verified subscriber."""
+        family = family_of(intent)
+        if family is None:
+            return None
+        present = {name for name, value in facts.items() if value}
+        for candidate_intent in dict.fromkeys((intent, family)):
+            candidates = [
+                article
+                for article in self._personal_by_intent.get(candidate_intent, ())
+                if set(article.requires) <= present and _personal_uses(article, lang) <= present
+            ]
+            if candidates:
+                best = max(candidates, key=lambda article: len(article.requires))
+                return self._render(best, None, present, lang, personal=facts)
+        return None
+
+    def personal_facts(self, intent: str) -> frozenset[str]:
+        """The facts the personal variants of ``intent`` (or its family) use; empty when it has
+        none, i.e. the topic is never personal."""
+        family = family_of(intent)
+        used: set[str] = set()
+        for candidate_intent in dict.fromkeys((intent, family)):
+            for article in self._personal_by_intent.get(candidate_intent or "", ()):
+                used |= set(article.requires)
+                for lang in LANGUAGES:
+                    used |= _personal_uses(article, lang)
+            if used:
+                break
+        return frozenset(used)
+
+    def command(self, text: str) -> str | None:
+        """The command a short message is (``commands.yml``: "кто я" -> "whoami"), or None."""
+        return self._commands.match(text)
+
     def phrase(self, key: str, lang: str, **variables: object) -> str:
         """A system phrase in ``lang`` (fallback ru, en); KeyError for an unknown key.
 
@@ -136,12 +184,21 @@ class KnowledgeBase:
         return dict(self._lookup)
 
     def _render(
-        self, article: Article, country: Country | None, present: set[str], lang: str
+        self,
+        article: Article,
+        country: Country | None,
+        present: set[str],
+        lang: str,
+        *,
+        personal: Mapping[str, str] | None = None,
     ) -> Answer:
         used, text = article.text.pick(lang)
         values: dict[str, object] = {**contact_variables(self._contacts, used)}
         if country is not None:
             values.update(country_variables(country, self._zone_by_id[country.zone], used))
+        if personal is not None:
+            values.update({name: personal[name] for name in PERSONAL_VARIABLES
+                           if name in personal})
         return Answer(
             article_id=article.id,
             text=render(text, values),
@@ -164,3 +221,8 @@ class KnowledgeBase:
             country.name(lang) if country is not None else self.intent_label(payload.intent, lang)
         )
         return AnswerButton(title, button.payload)
+
+
+def _personal_uses(article: Article, lang: str) -> set[str]:
+    """The personal variables the article's text in ``lang`` (as picked) uses."""
+    return placeholder_names(article.text.pick(lang)[1]) & set(PERSONAL_VARIABLES)

@@ -8,6 +8,7 @@ from pathlib import Path
 from knowledge_base.parsing import M, Parsed, parse_file
 from knowledge_base.schema import (
     ArticlesFile,
+    CommandsFile,
     ContactsFile,
     CountriesFile,
     IntentLabelsFile,
@@ -22,6 +23,7 @@ COUNTRIES_FILE = "reference/countries.yml"
 CONTACTS_FILE = "reference/contacts.yml"
 PHRASES_FILE = "phrases.yml"
 INTENT_LABELS_FILE = "intent_labels.yml"
+COMMANDS_FILE = "commands.yml"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Sources:
     contacts: Parsed[ContactsFile]
     phrases: Parsed[PhrasesFile]
     labels: Parsed[IntentLabelsFile]
+    commands: Parsed[CommandsFile]
 
 
 def read_sources(data_dir: Path) -> tuple[Sources | None, list[str]]:
@@ -56,9 +59,12 @@ def read_sources(data_dir: Path) -> tuple[Sources | None, list[str]]:
     contacts = _read_one(data_dir / CONTACTS_FILE, ContactsFile, problems)
     phrases = _read_one(data_dir / PHRASES_FILE, PhrasesFile, problems)
     labels = _read_one(data_dir / INTENT_LABELS_FILE, IntentLabelsFile, problems)
-    if problems or countries is None or contacts is None or phrases is None or labels is None:
+    commands = _read_one(data_dir / COMMANDS_FILE, CommandsFile, problems)
+    if (problems or countries is None or contacts is None or phrases is None or labels is None
+            or commands is None):
         return None, problems
-    sources = Sources(articles_dir, tuple(articles), countries, contacts, phrases, labels)
+    sources = Sources(articles_dir, tuple(articles), countries, contacts, phrases, labels,
+                      commands)
     return sources, []
 
 

@@ -16,6 +16,10 @@ from nlu.results import NluResult
 __all__ = ["ParseCache", "normalise_text"]
 
 _SPACES = re.compile(r"\s+")
+# Five digits or more, spaces and dashes allowed between them: a phone number, a one-time code,
+# an account number. Such a text is personal data and is never kept in this cache, which every
+# subscriber shares (it is parsed each time instead).
+_PERSONAL_DIGITS = re.compile(r"[0-9](?:[ \-()]?[0-9]){4,}")
 
 
 def _is_edge_junk(ch: str) -> bool:
@@ -61,7 +65,14 @@ class ParseCache:
         self.hits += 1
         return result
 
+    @staticmethod
+    def keeps(text: str) -> bool:
+        """False for texts that may hold personal data (a phone number, a code)."""
+        return _PERSONAL_DIGITS.search(unicodedata.normalize("NFKC", text)) is None
+
     def put(self, model_id: str, text: str, result: NluResult) -> None:
+        if not self.keeps(text):
+            return
         k = self.key(model_id, text)
         self._data[k] = result
         self._data.move_to_end(k)

@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import channels.email.tables  # noqa: F401  (the e-mail channel's table joins the metadata)
+import channels.email.tables  # the e-mail channel's table joins the metadata
+import channels.web.tables  # noqa: F401  (the web chat sessions join the metadata)
 import handoff.tables  # noqa: F401  (the handoff tables join the metadata)
 from bot.storage.tables import Base
 

@@ -38,11 +38,14 @@ class ConversationState:
 
 
 class Customer(Base):
+    """A person behind one or more identities: a number verified on two channels links both."""
+
     __tablename__ = "customers"
+    __table_args__ = (Index("uq_customers_verified_phone", "verified_phone", unique=True),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     lang: Mapped[str | None] = mapped_column(String(8))
-    verified_phone: Mapped[str | None] = mapped_column(String(32))
+    verified_phone: Mapped[str | None] = mapped_column(String(32))  # E.164, one customer each
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -58,7 +61,9 @@ class Identity(Base):
     channel_user_id: Mapped[str] = mapped_column(String(255))
     address: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(255))
-    verified_phone: Mapped[str | None] = mapped_column(String(32))
+    verified_phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    verified_at: Mapped[datetime | None] = mapped_column()  # lasts VERIFICATION_TTL from here
+    verified_via: Mapped[str | None] = mapped_column(String(16))  # "sms_code" | "contact"
     blocked_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -23,6 +23,7 @@ from typing import Any
 from aiogram.types import CallbackQuery, Message, Update, User
 
 from bot.messages import InboundMessage, SharedContact
+from bot.phones import normalise_phone as to_e164
 
 TELEGRAM = "telegram"
 
@@ -65,9 +66,11 @@ def _from_message(update_id: int, message: Message) -> InboundMessage | None:
     contact = None
     if message.contact is not None:
         owner = message.contact.user_id
+        phone = normalise_phone(message.contact.phone_number)
         contact = SharedContact(
-            phone=normalise_phone(message.contact.phone_number),
-            verified=owner is not None and owner == user.id,
+            phone=phone or "",
+            # the user's own contact, and a number that can receive SMS (the core keeps E.164)
+            verified=owner is not None and owner == user.id and phone is not None,
         )
     return InboundMessage(
         channel=TELEGRAM,
@@ -120,10 +123,11 @@ def button_title(message: Any, data: str) -> str | None:
     return None
 
 
-def normalise_phone(phone: str) -> str:
-    """Telegram sends ``375291234567`` or ``+375 29 123-45-67``; we keep ``+375291234567``."""
+def normalise_phone(phone: str) -> str | None:
+    """Telegram sends ``375291234567`` or ``+375 29 123-45-67`` (always international); the
+    core keeps ``+375291234567``. None for anything that is not a valid mobile number."""
     digits = "".join(ch for ch in phone if ch.isdigit())
-    return f"+{digits}" if digits else phone.strip()
+    return to_e164(f"+{digits}") if digits else None
 
 
 def _user_metadata(user: User) -> dict[str, Any]:

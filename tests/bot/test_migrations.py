@@ -9,7 +9,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-import channels.email.tables  # noqa: F401  (the e-mail channel's table joins the metadata)
+import channels.email.tables  # the e-mail channel's table joins the metadata
+import channels.web.tables  # noqa: F401  (the web chat sessions join the metadata)
 import handoff.tables  # noqa: F401  (the handoff tables join the metadata)
 from bot.storage import Base, Database
 

@@ -118,3 +118,5 @@ def test_a_button_press_in_a_group_is_ignored() -> None:
 def test_phone_numbers_are_normalised() -> None:
     assert normalise_phone("375291234567") == "+375291234567"
     assert normalise_phone("+375 (29) 123-45-67") == "+375291234567"
+    assert normalise_phone("375171234567") is None, "a landline cannot receive the code"
+    assert normalise_phone("12") is None and normalise_phone("no digits") is None

@@ -70,7 +70,7 @@ async def test_an_agents_reply_through_the_desk_reaches_the_vk_peer(
     card = item["card"]
     assert card["channel"] == "vk"
     assert card["identity"]["display_name"] == "Анна Ковалёва", "the name from users.get"
-    assert card["identity"]["channel_user_id"] == str(anna.user_id)
+    assert "channel_user_id" not in card["identity"] and card["identity"]["alias"]
     assert card["reason"] == "subscriber_request"
 
     await vk.wait_for(lambda: app.delivered(anna), what="the waiting notice sent")
