@@ -15,6 +15,7 @@ from bot.http_guard import BodyLimit, SecurityHeaders
 from bot.services import build_services
 from channels.web.api import router as webchat_router
 from channels.web.limits import WebChatLimits
+from channels.web.sessions import WebChatSessions
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.notifier = services.notifier
     app.state.extensions = services.extensions
     app.state.webchat_limits = WebChatLimits.from_settings(settings)
+    app.state.webchat_sessions = WebChatSessions(services.db)
     # the last added runs first: headers go on everything, the 413 included
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)

@@ -7,7 +7,8 @@ Each kill -9 iteration starts the real app on a fresh database (a SQLite file, o
 PostgreSQL database created and dropped here), runs 10 web chat subscribers × 7 messages,
 SIGKILLs the app mid-run, restarts it, retries everything with the same message ids and checks
 nothing was lost or doubled (tests/support/kill9.py). The fuzz sends ≥ N generated requests to
-every public endpoint (tests/support/fuzz.py). PostgreSQL comes from TEST_DATABASE_URL (default
+every public endpoint (tests/support/fuzz.py), some web chat ones aimed at the sessions it
+opened, with and without their token. PostgreSQL comes from TEST_DATABASE_URL (default
 postgresql+asyncpg://postgres@127.0.0.1:5432/test) and is skipped, with a note, when unreachable.
 Rasa: ABONENT_TEST_RASA_URL/_TOKEN when set, else a local server with the trained model.
 
@@ -25,6 +26,7 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,15 +159,22 @@ def print_table(
         return
     print("\nfuzzing from the OpenAPI schema (anonymous, then the desk logged in)")
     print(f"{'database':<10} {'endpoints':>9} {'requests':>8} {'min/endpoint':>12} "
-          f"{'5xx':>4} {'no answer':>9} {'stored when rejected':>20} {'time s':>7}")
+          f"{'5xx':>4} {'no answer':>9} {'stored when rejected':>20} "
+          f"{'web chat with/without token':>27} {'200 without token':>17} {'time s':>7}")
     for backend, (report, seconds) in fuzz.items():
         print(
             f"{backend:<10} {len(report.calls):>9} {sum(report.calls.values()):>8} "
             f"{min(report.calls.values(), default=0):>12} {len(report.server_errors):>4} "
             f"{len(report.no_answer):>9} "
             f"{len(report.stored_from_rejected) + len(report.storage_problems):>20} "
-            f"{seconds:>7.0f}"
+            f"{_aimed(report.with_token) + '/' + _aimed(report.without_token):>27} "
+            f"{len(report.session_leaks):>17} {seconds:>7.0f}"
         )
+
+
+def _aimed(statuses: dict[str, Counter[int]]) -> str:
+    """Web chat requests aimed at a known session (see tests/support/fuzz.py)."""
+    return str(sum(sum(counter.values()) for counter in statuses.values()))
 
 
 async def main(argv: list[str] | None = None) -> int:

@@ -58,6 +58,11 @@ class WebChatAnswer(BaseModel):
     state: Literal["bot", "waiting_agent", "with_agent", "closed"]
     replies: list[ReplyOut]
     cursor: str
+    # only in the first answer to a new user_id: send it back as X-Webchat-Token (or rely on
+    # the abonent_webchat cookie set with it); it is never shown again
+    session_token: str | None = Field(
+        None, description="the new session's token; in the first answer to a new user_id only"
+    )
 
 
 class WebChatUpdates(BaseModel):

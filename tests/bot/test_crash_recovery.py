@@ -13,9 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.storage import Database, Message
+from channels.web.api import TOKEN_HEADER
 from nlu.server import RasaServer
 from tests.support.processes import AppProcess
 from tests.support.servers import free_port
+from tests.support.webchat import open_sessions
 
 pytestmark = pytest.mark.rasa
 
@@ -40,9 +42,11 @@ async def test_killed_after_storing_answers_once_after_restart(
     doomed = AppProcess({**app_env, "ABONENT_FAILPOINT": "after_accept"}, port, tmp_path / "a.log")
     try:
         await doomed.wait_healthy()
+        # the session is opened beforehand: a first message that dies takes its token with it
+        headers = {TOKEN_HEADER: (await open_sessions(database_url, [user]))[user]}
         async with httpx.AsyncClient(timeout=30) as http:
             with pytest.raises(httpx.HTTPError):
-                await http.post(f"{doomed.url}/api/webchat/messages", json=body)
+                await http.post(f"{doomed.url}/api/webchat/messages", json=body, headers=headers)
         assert doomed.process.wait(20) == 75  # died at the failpoint, like a kill -9
     finally:
         doomed.stop()
@@ -56,10 +60,11 @@ async def test_killed_after_storing_answers_once_after_restart(
     try:
         await revived.wait_healthy()
         async with httpx.AsyncClient(base_url=revived.url, timeout=30) as http:
-            updates = (await http.get("/api/webchat/updates",
+            updates = (await http.get("/api/webchat/updates", headers=headers,
                                       params={"user_id": user, "after": 0, "wait": 20})).json()
             assert updates["replies"], "the stored message was answered after the restart"
-            retried = (await http.post("/api/webchat/messages", json=body)).json()
+            retried = (await http.post("/api/webchat/messages", json=body,
+                                       headers=headers)).json()
         assert [r["id"] for r in retried["replies"]] == [r["id"] for r in updates["replies"]]
         async with db.sessions() as session:
             outbound = await session.scalar(

@@ -4,7 +4,7 @@ web chat tests see it, and a handle on a Rasa server someone else runs."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from pydantic import SecretStr
@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from bot.config import Settings
 from bot.services import Services
 from nlu.server import RasaServer
+from tests.support.webchat import WebChatClient
 
 
 def base_settings(**overrides: object) -> Settings:
@@ -45,13 +46,14 @@ class RunningApp:
     services: Services
     http: httpx.AsyncClient
     settings: Settings
+    # the web chat as a client sees it: keeps each user_id's session token
+    webchat: WebChatClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.webchat = WebChatClient(self.http)
 
     async def say(self, user_id: str, text: str, **extra: object) -> dict[str, object]:
-        response = await self.http.post(
-            "/api/webchat/messages", json={"user_id": user_id, "text": text, **extra}
-        )
-        assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return await self.webchat.say(user_id, text, **extra)
 
 
 def new_user() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from bot.services import Services
 from handoff import HandoffExtension
 from tests.support.app import base_settings
 from tests.support.servers import LiveServer, free_port
+from tests.support.webchat import WebChatClient
 
 ADMIN_PASSWORD = "admin-test-password"
 
@@ -45,25 +46,21 @@ class Desk:
     url: str
     http: httpx.AsyncClient
     services: Services
+    # the subscriber's side: keeps each user_id's web chat session token
+    webchat: WebChatClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.webchat = WebChatClient(self.http)
 
     @property
     def module(self) -> HandoffExtension:
         return module_of(self.services)
 
     async def say(self, user_id: str, text: str | None = None, **extra: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {"user_id": user_id, **extra}
-        if text is not None:
-            body["text"] = text
-        response = await self.http.post("/api/webchat/messages", json=body)
-        assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return await self.webchat.say(user_id, text, **extra)
 
     async def updates(self, user_id: str, after: str | int, wait: float = 0) -> dict[str, Any]:
-        response = await self.http.get(
-            "/api/webchat/updates", params={"user_id": user_id, "after": after, "wait": wait}
-        )
-        assert response.status_code == 200, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return await self.webchat.updates(user_id, after, wait)
 
     async def create_agent(self, username: str, *, role: str = "agent") -> Agent:
         password = f"{username}-password"

@@ -8,8 +8,13 @@ to a running app and checks, for every single request:
 - an unauthenticated call to the agent desk (anything but ``/api/desk/login``) gets 401, 403 or
   422 — never data, never a 5xx;
 - nothing is stored from a rejected request: the rows of ``messages`` (inbound),
-  ``conversations`` and ``identities`` are counted before each request and again after every
-  non-2xx answer, and must not change.
+  ``conversations``, ``identities`` and ``webchat_sessions`` are counted before each request
+  and again after every non-2xx answer, and must not change;
+- a web chat conversation answers only its own browser session: the fuzzer keeps the
+  ``session_token`` of every user_id a 200 answer opened, and about a third of the web chat
+  requests are aimed at such a user_id, half of them with its token and half without. Only
+  requests with the token may get a 200 for a known user_id, and ``updates`` never answers 200
+  without one.
 
 And at the end: every stored web chat identity belongs to a user some 200 answer accepted, and
 no user has more inbound rows than accepted requests.
@@ -45,6 +50,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage import Conversation, Identity, Message, normalise_url
+from channels.web.api import TOKEN_HEADER
+from channels.web.tables import WebChatSession
 from tests.support.kill9 import app_environment
 from tests.support.processes import AppProcess
 from tests.support.servers import free_port
@@ -52,6 +59,7 @@ from tests.support.servers import free_port
 DESK = "/api/desk/"
 LOGIN = "/api/desk/login"
 WEBCHAT_POST = ("POST", "/api/webchat/messages")
+WEBCHAT_UPDATES = ("GET", "/api/webchat/updates")
 # Streams and session enders are not fuzzed with a valid session (they would hang or log out).
 NOT_WITH_SESSION = {"/api/desk/events", "/api/desk/logout", LOGIN}
 UNAUTHENTICATED_DESK = {401, 403, 422}
@@ -78,13 +86,17 @@ class FuzzReport:
     server_errors: list[Finding] = field(default_factory=list)
     no_answer: list[Finding] = field(default_factory=list)
     desk_leaks: list[Finding] = field(default_factory=list)
+    session_leaks: list[Finding] = field(default_factory=list)  # 200 without the session token
     stored_from_rejected: list[Finding] = field(default_factory=list)
     storage_problems: list[str] = field(default_factory=list)
     accepted: Counter[str] = field(default_factory=Counter)  # user_id -> 200 answers to POST
+    # web chat requests aimed at a known session, with its token and without: op -> status
+    with_token: dict[str, Counter[int]] = field(default_factory=dict)
+    without_token: dict[str, Counter[int]] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[str]:
-        found = [*self.server_errors, *self.no_answer, *self.desk_leaks,
+        found = [*self.server_errors, *self.no_answer, *self.desk_leaks, *self.session_leaks,
                  *self.stored_from_rejected]
         return [str(f) for f in found] + self.storage_problems
 
@@ -95,6 +107,11 @@ class FuzzReport:
         self.server_errors += other.server_errors
         self.no_answer += other.no_answer
         self.desk_leaks += other.desk_leaks
+        self.session_leaks += other.session_leaks
+        for mine, theirs in ((self.with_token, other.with_token),
+                             (self.without_token, other.without_token)):
+            for op, counter in theirs.items():
+                mine.setdefault(op, Counter()).update(counter)
         self.stored_from_rejected += other.stored_from_rejected
         self.storage_problems += other.storage_problems
         self.accepted.update(other.accepted)
@@ -107,19 +124,20 @@ class RowCounter:
         self._loop = asyncio.new_event_loop()
         self._engine = create_async_engine(normalise_url(database_url))
 
-    def counts(self) -> tuple[int, int, int]:
+    def counts(self) -> tuple[int, int, int, int]:
         return self._loop.run_until_complete(self._counts())
 
-    async def _counts(self) -> tuple[int, int, int]:
+    async def _counts(self) -> tuple[int, int, int, int]:
         query = select(
             select(func.count()).select_from(Message)
             .where(Message.direction == "in").scalar_subquery(),
             select(func.count()).select_from(Conversation).scalar_subquery(),
             select(func.count()).select_from(Identity).scalar_subquery(),
+            select(func.count()).select_from(WebChatSession).scalar_subquery(),
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).one()
-        return int(row[0]), int(row[1]), int(row[2])
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
     def stored_users(self) -> Counter[str]:
         """Inbound web chat rows per user id."""
@@ -202,13 +220,15 @@ def fuzz(
     rows = RowCounter(database_url)
     http = requests.Session()
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else None
+    sessions = Sessions()
     try:
         for result in schema.get_all_operations():
             operation = result.ok()
             if bearer and (not operation.path.startswith(DESK)
                            or operation.path in NOT_WITH_SESSION):
                 continue
-            _fuzz_operation(operation, report, rows, http, base_url, headers, examples, seed)
+            _fuzz_operation(operation, report, rows, http, base_url, headers, examples, seed,
+                            sessions)
             if progress:
                 name = f"{operation.method.upper()} {operation.path}"
                 statuses = dict(sorted(report.statuses.get(name, Counter()).items()))
@@ -234,6 +254,64 @@ _NOISE_QUERY = st.dictionaries(
     st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12).map("x_{}".format),
     st.text(max_size=40), max_size=3,
 )
+
+
+class Sessions:
+    """The web chat sessions the fuzzed app opened: user_id -> the token its first answer
+    carried (in the order they were opened)."""
+
+    def __init__(self) -> None:
+        self.tokens: dict[str, str] = {}
+
+    def pick(self, index: int) -> tuple[str, str] | None:
+        if not self.tokens:
+            return None
+        user = list(self.tokens)[index % len(self.tokens)]
+        return user, self.tokens[user]
+
+    def remember(self, case: Any, response: requests.Response) -> None:
+        user = case.body.get("user_id") if isinstance(case.body, dict) else None
+        if response.status_code != 200 or not isinstance(user, str):
+            return
+        try:
+            token = response.json().get("session_token")
+        except ValueError:
+            return
+        if isinstance(token, str):
+            self.tokens[user] = token
+
+
+# For a web chat operation: None leaves the generated request alone; (i, True) aims it at the
+# i-th known session with its token, (i, False) at that session without it.
+_AIM = st.one_of(st.none(), st.none(), st.tuples(st.integers(0, 10_000), st.booleans()))
+
+
+def _webchat_user(case: Any) -> object:
+    """The user_id a web chat request names (body or query), if any."""
+    if isinstance(case.body, dict):
+        return case.body.get("user_id")
+    if isinstance(case.query, dict):
+        return case.query.get("user_id")
+    return None
+
+
+def _aim(case: Any, sessions: Sessions, aim: tuple[int, bool] | None) -> tuple[bool, bool]:
+    """Point ``case`` at a known session, with its token when the aim says so (and no cookie
+    either way): whether it was aimed, and whether it carries a valid token."""
+    picked = sessions.pick(aim[0]) if aim is not None else None
+    if aim is None or picked is None:
+        return False, False
+    user, token = picked
+    if isinstance(case.body, dict):
+        case.body = {**case.body, "user_id": user}
+    elif isinstance(case.query, dict) and "user_id" in case.query:
+        case.query = {**case.query, "user_id": user}
+    headers = {k: v for k, v in (case.headers or {}).items()
+               if k.lower() not in ("cookie", TOKEN_HEADER.lower())}
+    if aim[1]:
+        headers[TOKEN_HEADER] = token
+    case.headers = headers
+    return True, aim[1]
 
 
 def _has_inputs(operation: Any) -> bool:
@@ -274,20 +352,27 @@ def _with_noise(drawn: tuple[Any, dict[str, str], dict[str, str], str | None]) -
 
 def _fuzz_operation(
     operation: Any, report: FuzzReport, rows: RowCounter, http: requests.Session,
-    base_url: str, headers: dict[str, str] | None, examples: int, seed: int,
+    base_url: str, headers: dict[str, str] | None, examples: int, seed: int, sessions: Sessions,
 ) -> None:
     name = f"{operation.method.upper()} {operation.path}"
     statuses = report.statuses.setdefault(name, Counter())
     authenticated = headers is not None
+    webchat = (operation.method.upper(), operation.path) in (WEBCHAT_POST, WEBCHAT_UPDATES)
 
     @settings(
         max_examples=examples, deadline=None, database=None,
         phases=[Phase.generate], suppress_health_check=list(HealthCheck),
         verbosity=hypothesis.Verbosity.quiet,
     )
-    @given(case=_strategy(operation, authenticated=authenticated))
-    def send(case: Any) -> None:
+    @given(case=_strategy(operation, authenticated=authenticated),
+           aim=_AIM if webchat else st.none())
+    def send(case: Any, aim: tuple[int, bool] | None) -> None:
         _cap_wait(case)
+        aimed, with_token = _aim(case, sessions, aim)
+        target = _webchat_user(case)
+        known = aimed or (isinstance(target, str) and target in sessions.tokens)
+        # the fuzzer says which session a request presents; a kept cookie must not add one
+        http.cookies.clear()
         before = rows.counts()
         report.calls[name] += 1
         try:
@@ -303,12 +388,21 @@ def _fuzz_operation(
         if (not authenticated and operation.path.startswith(DESK) and operation.path != LOGIN
                 and status not in UNAUTHENTICATED_DESK):
             report.desk_leaks.append(finding)
+        if webchat:
+            if aimed:
+                shot = report.with_token if with_token else report.without_token
+                shot.setdefault(name, Counter())[status] += 1
+            updates = (case.method.upper(), operation.path) == WEBCHAT_UPDATES
+            if status == 200 and not with_token and (known or updates):
+                report.session_leaks.append(finding)
+            sessions.remember(case, response)
         if not 200 <= status < 300:
             after = rows.counts()
             if after != before:
                 report.stored_from_rejected.append(Finding(
                     name, status, _describe(case),
-                    f"rows (inbound, conversations, identities) {before} -> {after}",
+                    f"rows (inbound, conversations, identities, web chat sessions) "
+                    f"{before} -> {after}",
                 ))
         elif (case.method.upper(), operation.path) == WEBCHAT_POST and isinstance(case.body, dict):
             report.accepted[str(case.body.get("user_id"))] += 1

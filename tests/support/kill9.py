@@ -5,8 +5,9 @@ One scenario, used by ``tests/bot/test_kill9.py`` (one iteration per database) a
 fresh database, lets ``subscribers`` clients send ``per_subscriber`` messages each with stable
 ``message_id``s, SIGKILLs the app's process group after a random number of answers (at least
 one, never all), restarts it on the same port and database, and the clients retry every
-message they have no answer for with the same id. Then it re-sends a sample of ids that were
-already answered, and reads the database. The figures it returns:
+message they have no answer for with the same id (each with its web chat session token,
+opened before the load). Then it re-sends a sample of ids that were already answered, and
+reads the database. The figures it returns:
 
 - ``lost``: messages never answered, plus replies a client saw that the database does not hold;
 - ``doubled``: inbound rows beyond one per message, plus stored replies no client was given;
@@ -31,8 +32,10 @@ from sqlalchemy import select
 from sqlalchemy.engine.url import make_url
 
 from bot.storage import Database, Message
+from channels.web.api import TOKEN_HEADER
 from tests.support.processes import AppProcess
 from tests.support.servers import free_port
+from tests.support.webchat import open_sessions
 
 # What subscribers of a mobile operator write, in the three languages the bot speaks. Each
 # subscriber sends 7 of them, starting at a different place, so turns interleave differently.
@@ -117,6 +120,7 @@ class _Run:
         self.app = app
         self.answers: dict[tuple[str, str], Answer] = {}
         self.answered = asyncio.Condition()
+        self.tokens: dict[str, str] = {}  # each subscriber's web chat session token
 
     async def record(self, key: tuple[str, str], answer: Answer) -> None:
         async with self.answered:
@@ -165,6 +169,8 @@ async def run_kill9(
     deadline = loop.time() + deadline_seconds
     try:
         await run.app.wait_healthy()
+        # opened before the load: the kill must not take a first answer and with it a token
+        run.tokens = await open_sessions(database_url, sorted({user for user, _ in plan}))
         limits = httpx.Limits(max_connections=subscribers * 2)
         async with httpx.AsyncClient(base_url=run.app.url, timeout=60, limits=limits) as http:
             clients = [
@@ -206,13 +212,14 @@ async def _send_until_answered(
 ) -> Answer | None:
     loop = asyncio.get_running_loop()
     body = {"user_id": user, "text": text_, "message_id": message_id}
+    headers = {TOKEN_HEADER: run.tokens[user]}
     attempt = failures = 0
     while loop.time() < deadline and failures < 20:
         if attempt:
             run.result.retried_requests += 1
         attempt += 1
         try:
-            response = await http.post("/api/webchat/messages", json=body)
+            response = await http.post("/api/webchat/messages", json=body, headers=headers)
         except httpx.HTTPError:  # killed mid-request, or not listening yet: retry the same id
             await asyncio.sleep(min(0.1 * attempt, 1.0))
             continue

@@ -8,12 +8,32 @@ const errorBox = document.getElementById("error");
 const stateBox = document.getElementById("state");
 const seen = new Set();
 let cursor = "0";
+// The conversation belongs to this browser session: the server keeps its token in an HttpOnly
+// cookie (sent with every same-origin fetch), and the user_id lives in sessionStorage, so both
+// end with the browser session. user_id never goes into a URL: polls are found by the cookie.
+const USER_KEY = "abonent_user_id";
+const tabs = "BroadcastChannel" in window ? new BroadcastChannel("abonent_webchat") : null;
+let answered = 0;  // messages answered so far: a poll refused (401) waits for the next one
+const waitingPolls = [];
 
-function userId() {
-  let id = localStorage.getItem("abonent_user_id");
-  if (!id) { id = "web-" + crypto.randomUUID(); localStorage.setItem("abonent_user_id", id); }
+function userId() { return sessionStorage.getItem(USER_KEY) || newUserId(); }
+
+function newUserId() {
+  const id = "web-" + crypto.randomUUID();
+  sessionStorage.setItem(USER_KEY, id);
   return id;
 }
+
+// One cookie serves every tab: a tab that opens a session tells the others to write as it,
+// or two tabs would keep taking the cookie from each other.
+if (tabs) tabs.onmessage = (event) => { if (event.data && event.data.userId) sessionStorage.setItem(USER_KEY, event.data.userId); };
+
+function nextAnswer(since) {
+  // an answer that came while the refused poll was on its way already means there is a session
+  return since !== answered ? Promise.resolve() : new Promise(r => waitingPolls.push(r));
+}
+
+function sessionIsOpen() { answered++; for (const wake of waitingPolls.splice(0)) wake(); }
 
 function showState(state) { if (state) stateBox.textContent = STATE_LABELS[state] || state; }
 
@@ -54,13 +74,24 @@ async function send(body, shown) {
   errorBox.textContent = "";
   addBubble("me", shown);
   const message = { user_id: userId(), message_id: crypto.randomUUID(), ...body };
+  let restarted = false;
   for (let attempt = 0; attempt < 3; attempt++) {  // the same message_id is answered once
     try {
       const res = await fetch("/api/webchat/messages", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(message),
+        credentials: "same-origin",
       });
       const data = await res.json();
+      if (res.status === 401 && !restarted) {
+        // the session is gone (cookie cleared, browser restarted, another tab): start afresh
+        restarted = true; attempt--;
+        message.user_id = newUserId(); cursor = "0";
+        addBubble("system", "Прежний разговор закрыт, начинаем новый. / Your previous chat ended; starting a new one.");
+        continue;
+      }
       if (!res.ok) { errorBox.textContent = data.error || "Ошибка / Error " + res.status; return; }
+      if (data.session_token && tabs) tabs.postMessage({ userId: message.user_id });
+      sessionIsOpen();
       showReplies(data.replies); showState(data.state);
       return;
     } catch (e) {
@@ -72,9 +103,11 @@ async function send(body, shown) {
 
 async function poll() {
   for (;;) {
+    const since = answered;
     try {
-      const res = await fetch(`/api/webchat/updates?user_id=${encodeURIComponent(userId())}&after=${cursor}&wait=25`);
+      const res = await fetch(`/api/webchat/updates?after=${cursor}&wait=25`, { credentials: "same-origin" });
       if (res.ok) { const data = await res.json(); showReplies(data.replies); showState(data.state); }
+      else if (res.status === 401) await nextAnswer(since);  // no session yet: nothing to poll
       else await new Promise(r => setTimeout(r, 3000));
     } catch (e) { await new Promise(r => setTimeout(r, 3000)); }
   }

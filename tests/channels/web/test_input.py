@@ -15,6 +15,7 @@ from bot.app import create_app
 from bot.storage import Message
 from tests.support.app import base_settings
 from tests.support.servers import LiveServer, free_port
+from tests.support.webchat import WebChatClient
 
 
 @pytest.fixture
@@ -110,12 +111,13 @@ async def test_nlu_down_is_answered_honestly_and_goes_to_a_person(
 ) -> None:
     http, services = app_without_nlu
     question = {"user_id": "u-down", "text": "у меня странная проблема"}  # no keyword knows it
-    first = await http.post("/api/webchat/messages", json=question)
+    chat = WebChatClient(http)  # the second message needs the session token of the first
+    first = await chat.post(question)
     assert first.status_code == 200
     assert first.json()["state"] == "bot", "one failure does not flood the agents"
     text = " ".join(r["text"] for r in first.json()["replies"])
     assert "+375 29 7770890" in text and "0890" in text
-    second = await http.post("/api/webchat/messages", json=question)
+    second = await chat.post(question)
     assert second.json()["state"] == "waiting_agent", "the second failure in a row hands over"
     assert await count_messages(services) >= 4  # the questions are kept, with the answers
 

@@ -21,6 +21,7 @@ from bot.storage import Message
 from channels.web.limits import MessageRateLimiter
 from tests.support.app import base_settings
 from tests.support.servers import LiveServer, free_port
+from tests.support.webchat import WebChatClient
 
 SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -30,12 +31,13 @@ class App:
     url: str
     services: Services
 
-    def client(self, address: str) -> httpx.AsyncClient:
-        """A client whose connections come from ``address`` (any 127.x.y.z reaches loopback)."""
-        return httpx.AsyncClient(
+    def client(self, address: str) -> WebChatClient:
+        """A client whose connections come from ``address`` (any 127.x.y.z reaches loopback);
+        it keeps each user's session token."""
+        return WebChatClient(httpx.AsyncClient(
             base_url=self.url, timeout=30,
             transport=httpx.AsyncHTTPTransport(local_address=address),
-        )
+        ))
 
     async def stored(self) -> int:
         async with self.services.db.sessions() as session:
@@ -53,10 +55,9 @@ async def chat_app(database_url: str, **overrides: Any) -> AsyncIterator[App]:
         yield App(server.url, app.state.services)
 
 
-async def send(http: httpx.AsyncClient, user: str, **headers: str) -> httpx.Response:
+async def send(chat: WebChatClient, user: str, **headers: str) -> httpx.Response:
     # a button payload: answered without the NLU, so each message costs little
-    return await http.post("/api/webchat/messages", json={"user_id": user, "payload": "/greet"},
-                           headers=headers)
+    return await chat.post({"user_id": user, "payload": "/greet"}, headers=headers)
 
 
 def assert_limited(response: httpx.Response) -> None:
