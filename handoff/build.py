@@ -43,7 +43,7 @@ def build_handoff(
             window_seconds=settings.desk_login_window_seconds,
         ),
         desk=Desk(db=db, kb=kb, notifier=notifier, events=events),
-        views=DeskViews(db),
+        views=DeskViews(db, kb=kb),
         stats=Stats(db, target_seconds=settings.handoff_target_seconds,
                     timezone=settings.desk_timezone),
         events=events,

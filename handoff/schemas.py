@@ -92,9 +92,39 @@ class IntentSeen(BaseModel):
 
 
 class IdentityOut(BaseModel):
-    channel_user_id: str | None = None
+    """The subscriber on this channel, as they are now. Never the channel's own user id."""
+
+    alias: str = Field("", description="4 hex characters naming the identity (stable, "
+                                        "unrelated to the channel's user id)")
+    display_name: str | None = Field(None, description="the name the channel gave, if any")
+    verified: bool = Field(False, description="a phone number is proven now")
+    verified_phone: str | None = Field(None, description="while verified, readable: "
+                                                         "'+375 29 123-45-67'")
+    verified_via: str | None = Field(None, description="sms_code | contact (Telegram)")
+    verified_at: UtcDateTime | None = None
+
+
+class OtherIdentityOut(BaseModel):
+    """Another channel (identity) of the same customer."""
+
+    channel: str
+    alias: str
     display_name: str | None = None
-    verified_phone: str | None = None
+    verified: bool
+    verified_via: str | None = None
+
+
+class RecentConversationOut(BaseModel):
+    """One of the customer's latest other conversations, on any of their identities."""
+
+    conversation_id: str
+    channel: str
+    started_at: UtcDateTime
+    state: str = Field(description="bot | waiting_agent | with_agent | closed")
+    topic: str | None = Field(None, description="the intent it was about, if one was understood")
+    topic_label: str | None = Field(None, description="the topic's label in the card's language")
+    had_handoff: bool
+    can_open: bool = Field(description="it had a handoff this agent may open in the desk")
 
 
 class SentimentOut(BaseModel):
@@ -121,6 +151,13 @@ class CardSummary(BaseModel):
 
 class ContextCard(CardSummary):
     transcript: list[TranscriptEntry]
+    other_identities: list[OtherIdentityOut] = Field(
+        default_factory=list, description="the customer's other channels, read live"
+    )
+    recent_conversations: list[RecentConversationOut] = Field(
+        default_factory=list,
+        description="the customer's latest other conversations (newest first, at most 5)",
+    )
 
 
 class QueueItem(BaseModel):

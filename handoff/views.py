@@ -1,20 +1,23 @@
 """Read side of the desk: the queue and one conversation, as the viewer may see them.
 
 Agents see the waiting queue and the conversations they own; supervisors see everything.
+Who the subscriber is comes from the database on every read, never from the copy stored at
+escalation: a verification ends, a channel gets linked, and the card follows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import utcnow
-from bot.storage import Conversation, Database
+from bot.storage import Conversation, Database, Identity
 from handoff.auth import AgentInfo
-from handoff.card import transcripts
+from handoff.card import CustomerContext, customer_context, identity_view, transcripts
 from handoff.errors import Forbidden, NotFound
 from handoff.queue import current_handoff, handoff_priority, open_handoffs, ordered
 from handoff.schemas import (
@@ -22,11 +25,14 @@ from handoff.schemas import (
     ContextCard,
     ConversationOut,
     NoteOut,
+    OtherIdentityOut,
     QueueItem,
     QueueOut,
+    RecentConversationOut,
 )
 from handoff.tables import Agent, Handoff, HandoffNote, HandoffStatus
 from handoff.timeutil import seconds_between
+from knowledge_base import KnowledgeBase
 
 
 def may_see(viewer: AgentInfo, handoff: Handoff) -> bool:
@@ -38,8 +44,11 @@ def may_see(viewer: AgentInfo, handoff: Handoff) -> bool:
 
 
 class DeskViews:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, kb: KnowledgeBase | None = None) -> None:
+        """Without ``kb`` the customer's other conversations carry their topic's intent but
+        no label."""
         self._db = db
+        self._kb = kb
 
     async def queue(self, viewer: AgentInfo) -> QueueOut:
         now = utcnow()
@@ -68,6 +77,7 @@ class DeskViews:
                 raise Forbidden("another agent handles this conversation")
             [item] = await self._items(session, [handoff], now)
             texts = await transcripts(session, [conversation_id])
+            customer = await customer_context(session, conversation)
             notes = (
                 await session.execute(
                     select(HandoffNote, Agent.username)
@@ -83,9 +93,11 @@ class DeskViews:
                      if h.status == HandoffStatus.WAITING], now
                 )
                 item.position = [h.id for h in waiting].index(handoff.id) + 1
-        card = ContextCard.model_validate(
-            {**item.card.model_dump(), "transcript": texts[conversation_id]}
-        )
+        card = ContextCard.model_validate({
+            **item.card.model_dump(),
+            "transcript": texts[conversation_id],
+            **self._customer(viewer, customer, item.card.lang),
+        })
         return ConversationOut(
             **item.model_dump(exclude={"card"}),
             card=card,
@@ -109,10 +121,61 @@ class DeskViews:
                 select(Agent.id, Agent.username).where(Agent.id.in_(agent_ids))
             )
             names = {row.id: row.username for row in rows}
-        return [_item(h, names, now) for h in handoffs]
+        identities = await _identities(session, {h.conversation_id for h in handoffs})
+        return [_item(h, names, identities.get(h.conversation_id), now) for h in handoffs]
+
+    def _customer(
+        self, viewer: AgentInfo, customer: CustomerContext, lang: str
+    ) -> dict[str, list[Any]]:
+        return {
+            "other_identities": [
+                OtherIdentityOut.model_validate(
+                    {"channel": other.channel, **identity_view(other, with_phone=False)}
+                )
+                for other in customer.others
+            ],
+            "recent_conversations": [
+                RecentConversationOut(
+                    conversation_id=recent.conversation.id,
+                    channel=recent.conversation.channel,
+                    started_at=recent.conversation.created_at,
+                    state=recent.conversation.state,
+                    topic=recent.topic,
+                    topic_label=self._label(recent.topic, lang),
+                    had_handoff=recent.latest_handoff is not None,
+                    can_open=(recent.latest_handoff is not None
+                              and may_see(viewer, recent.latest_handoff)),
+                )
+                for recent in customer.recent
+            ],
+        }
+
+    def _label(self, topic: str | None, lang: str) -> str | None:
+        if topic is None or self._kb is None:
+            return None
+        try:
+            return self._kb.intent_label(topic, lang)
+        except KeyError:  # an intent of a newer model the knowledge base does not know yet
+            return None
 
 
-def _item(handoff: Handoff, names: dict[int, str], now: datetime) -> QueueItem:
+async def _identities(
+    session: AsyncSession, conversation_ids: set[str]
+) -> dict[str, Identity]:
+    """Each conversation's identity as it is now (one query)."""
+    if not conversation_ids:
+        return {}
+    rows = await session.execute(
+        select(Conversation.id, Identity)
+        .join(Identity, Identity.id == Conversation.identity_id)
+        .where(Conversation.id.in_(conversation_ids))
+    )
+    return {conversation_id: identity for conversation_id, identity in rows}
+
+
+def _item(
+    handoff: Handoff, names: Mapping[int, str], identity: Identity | None, now: datetime
+) -> QueueItem:
     card = dict(handoff.card or {})
     end = handoff.ended_at or now
     return QueueItem(
@@ -132,7 +195,8 @@ def _item(handoff: Handoff, names: dict[int, str], now: datetime) -> QueueItem:
         card=CardSummary.model_validate({
             "channel": card.get("channel") or handoff.channel,
             "lang": card.get("lang") or handoff.lang,
-            "identity": card.get("identity") or {},
+            # the stored copy only when the identity is gone; its extra keys are dropped
+            "identity": identity_view(identity) if identity else card.get("identity") or {},
             "reason": handoff.reason,
             "topic": card.get("topic"),
             "summary": str(card.get("summary") or "—"),

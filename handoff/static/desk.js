@@ -24,6 +24,12 @@
       within: "≤3 мин", median: "медиана", p90: "p90", abandoned: "брошено", csat: "CSAT",
       position: "№{n}", rating: "Оценка", confirm_close: "Закрыть разговор?",
       ch_webchat: "Веб-чат", ch_telegram: "Telegram", ch_vk: "ВКонтакте", ch_email: "E-mail",
+      visitor_webchat: "Посетитель веб-чата", not_verified: "не подтверждён",
+      verified: "Подтверждён", via_sms_code: "SMS-код", via_contact: "контакт Telegram",
+      other_identities: "Другие каналы абонента", recent: "Недавние обращения",
+      had_handoff: "был у сотрудника", open: "Открыть",
+      cs_bot: "с ботом", cs_waiting_agent: "ждёт сотрудника", cs_with_agent: "у сотрудника",
+      cs_closed: "закрыт",
     },
     en: {
       desk: "Agent desk", logout: "Log out", waiting: "Waiting", active: "Active",
@@ -46,12 +52,22 @@
       within: "≤3 min", median: "median", p90: "p90", abandoned: "abandoned", csat: "CSAT",
       position: "#{n}", rating: "Rating", confirm_close: "Close the conversation?",
       ch_webchat: "Web chat", ch_telegram: "Telegram", ch_vk: "VK", ch_email: "E-mail",
+      visitor_webchat: "Web visitor", not_verified: "not verified",
+      verified: "Verified", via_sms_code: "SMS code", via_contact: "Telegram contact",
+      other_identities: "Subscriber's other channels", recent: "Recent conversations",
+      had_handoff: "went to an agent", open: "Open",
+      cs_bot: "with the bot", cs_waiting_agent: "waiting for an agent", cs_with_agent: "with an agent",
+      cs_closed: "closed",
     },
   };
   let lang = localStorage.getItem("desk_lang") || ((navigator.language || "ru").startsWith("ru") ? "ru" : "en");
   const $ = (id) => document.getElementById(id);
   const t = (key, vars) => (T[lang][key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String((vars || {})[k] ?? ""));
   const channelName = (name) => (T[lang][`ch_${name}`] ?? name);
+  // the channel's name for its user, e.g. "Web visitor 7f3a": the alias, never the channel's id
+  const identityName = (identity, channel) => identity.display_name
+    || `${T[lang][`visitor_${channel}`] ?? channelName(channel)} ${identity.alias || ""}`.trim();
+  const viaName = (via) => (via ? T[lang][`via_${via}`] ?? via : t("none"));
   const state = { me: null, queue: null, selected: null, detail: null, skew: 0 };
 
   // -- DOM helpers: text only ----------------------------------------------------------------
@@ -195,8 +211,11 @@
     const rows = [
       ["channel", channelName(card.channel)],
       ["language", card.lang],
-      ["subscriber", card.identity.display_name || card.identity.channel_user_id || t("none")],
-      ["phone", card.identity.verified_phone || t("none")],
+      ["subscriber", identityName(card.identity, card.channel)],
+      ["phone", card.identity.verified ? card.identity.verified_phone || t("none") : t("not_verified")],
+      ...(card.identity.verified
+        ? [["verified", `${viaName(card.identity.verified_via)}${card.identity.verified_at ? " · " + new Date(card.identity.verified_at).toLocaleString(lang) : ""}`]]
+        : []),
       ["reason", t("r_" + card.reason)],
       ["topic", card.topic || t("none")],
       ["sentiment", `${t("s_" + card.sentiment.label)} (${card.sentiment.score})${card.sentiment.cues.length ? ": " + card.sentiment.cues.join(", ") : ""}`],
@@ -216,6 +235,36 @@
       tr.appendChild(el("td", null, seen.confidence === null || seen.confidence === undefined ? "" : seen.confidence.toFixed(2)));
       body.appendChild(tr);
     }
+    renderCustomer(card);
+  }
+  function renderCustomer(card) {
+    const others = $("other-identities");
+    clear(others);
+    for (const other of card.other_identities || []) {
+      const status = other.verified ? `${t("verified")}: ${viaName(other.verified_via)}` : t("not_verified");
+      // a name says nothing of the channel, while "Telegram 7f3a" already names it
+      const who = other.display_name ? `${channelName(other.channel)} · ${other.display_name}` : identityName(other, other.channel);
+      others.appendChild(el("li", null, `${who} · ${status}`));
+    }
+    if (!others.firstChild) others.appendChild(el("li", "muted", t("none")));
+    const recent = $("recent");
+    clear(recent);
+    for (const c of card.recent_conversations || []) {
+      const parts = [channelName(c.channel), new Date(c.started_at).toLocaleString(lang),
+        t("cs_" + c.state), c.topic_label || c.topic || t("none")];
+      if (c.had_handoff) parts.push(t("had_handoff"));
+      const li = el("li", null, parts.join(" · "));
+      li.dataset.conversation = c.conversation_id;
+      if (c.can_open) {  // the desk opens only conversations with a handoff this agent may see
+        const open = el("button", "ghost link", t("open"));
+        open.type = "button";
+        open.addEventListener("click", () => select(c.conversation_id));
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(open);
+      }
+      recent.appendChild(li);
+    }
+    if (!recent.firstChild) recent.appendChild(el("li", "muted", t("none")));
   }
   function renderNotes(notes) {
     const list = $("notes");

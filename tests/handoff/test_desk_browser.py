@@ -1,5 +1,6 @@
 """The desk page in Debian's Chromium (Playwright): log in, watch a handoff arrive without
-reloading, claim, reply, close; a subscriber's markup is shown as text and runs nothing.
+reloading, claim, reply, close; a subscriber's markup is shown as text and runs nothing; the
+card shows the verified customer and their other channels, and opens an earlier conversation.
 
 The app runs with the NLU down, so the first message of each subscriber goes to the queue.
 A screenshot of the desk is saved to test-artifacts/desk.png (docs/desk.png, shown in the
@@ -17,6 +18,8 @@ import httpx
 import pytest
 
 from bot.app import create_app
+from handoff.card import identity_alias
+from tests.handoff.test_customer_card import READABLE, TELEGRAM_USER, escalate, linked_customer
 from tests.support.app import new_user
 from tests.support.browser import chromium
 from tests.support.desk import ADMIN_PASSWORD, Desk, desk_settings
@@ -142,4 +145,55 @@ async def test_an_agent_works_a_handoff_in_the_browser(desk_sqlite: Desk, page: 
 
     await eventually(rating_question)
     assert dialogs == [], "a subscriber's markup must never run"
+    assert errors == [], errors
+
+
+async def log_in_as_admin(page: Any, desk: Desk) -> None:
+    await page.goto(f"{desk.url}/desk")
+    await page.fill("#username", "admin")
+    await page.fill("#password", ADMIN_PASSWORD)
+    await page.click("#submit")
+    await page.wait_for_url(f"{desk.url}/desk")
+
+
+async def test_the_card_shows_the_verified_customer_and_opens_their_earlier_conversation(
+    desk_sqlite: Desk, page: Any
+) -> None:
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=10_000)
+    desk = desk_sqlite
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    linked = await linked_customer(desk.services.db)
+    await escalate(desk, linked.current)
+
+    await log_in_as_admin(page, desk)
+    await page.locator(f'#waiting .item[data-conversation="{linked.current}"]').click()
+    card = page.locator("#card")
+    await expect(card).to_contain_text(f"Посетитель веб-чата {identity_alias(linked.web)}")
+    await expect(card).to_contain_text(READABLE)
+    await expect(card).to_contain_text("SMS-код")
+    others = page.locator("#other-identities")
+    await expect(others).to_contain_text(f"Telegram {identity_alias(linked.telegram)} · Подтверждён")
+    await expect(others).to_contain_text("контакт Telegram")
+    recent = page.locator(f'#recent li[data-conversation="{linked.earlier}"]')
+    await expect(recent).to_contain_text("Telegram")
+    await expect(recent).to_contain_text("закрыт")
+    await expect(recent).to_contain_text("был у сотрудника")
+    body = await page.locator("body").inner_text()
+    assert linked.web_user not in body and TELEGRAM_USER not in body
+
+    await page.click("#lang")
+    await expect(card).to_contain_text(f"Web visitor {identity_alias(linked.web)}")
+    await expect(card).to_contain_text("SMS code")
+    await expect(others).to_contain_text("Telegram contact")
+
+    # a supervisor may open the earlier handoff: the card turns to the Telegram conversation
+    await recent.get_by_role("button").click()
+    await expect(page.locator("#conv-status")).to_contain_text("closed")
+    await expect(card).to_contain_text(f"Telegram {identity_alias(linked.telegram)}")
+    await expect(card).to_contain_text("Telegram contact")
+    await expect(page.locator(f'#recent li[data-conversation="{linked.current}"]')).to_contain_text(
+        "Web chat")
     assert errors == [], errors
