@@ -247,7 +247,7 @@ class PersonalPolicy:
     def _offer(self, view: ConversationView, intent: str, decision: Decision) -> Decision:
         general = self.kb.answer(intent, {}, decision.lang)
         if general is not None:
-            decision.replies.append(_message(general.text, [
+            _add(decision, _message(general.text, [
                 Button(b.title, b.payload) for b in general.buttons
             ]))
             decision.answered_by = general.article_id
@@ -267,7 +267,7 @@ class PersonalPolicy:
             key = PhraseKey.VERIFY_OFFER_CONTACT
         text = self.kb.phrase(key, decision.lang)
         label = self.kb.phrase(PhraseKey.SHARE_PHONE_BUTTON, decision.lang)
-        decision.replies.append(OutboundMessage(
+        _add(decision, OutboundMessage(
             text=text,
             buttons=(self._cancel_button(decision),) if cancel else (),
             request_phone=view.can_share_contact,
@@ -345,7 +345,7 @@ class PersonalPolicy:
         if action is not None and account is not None and account.roaming_enabled != action:
             buttons = self._roaming_buttons(decision, action)
             decision.awaiting = _awaiting_for(action)
-        decision.replies.append(_message(answer.text, buttons))
+        _add(decision, _message(answer.text, buttons))
         decision.answered_by = answer.article_id
         return decision
 
@@ -369,7 +369,7 @@ class PersonalPolicy:
             self._say(decision, phrase, phone=phone)
         general = self.kb.answer(intent, {}, decision.lang)
         if general is not None:
-            decision.replies.append(_message(general.text, [
+            _add(decision, _message(general.text, [
                 Button(b.title, b.payload) for b in general.buttons
             ]))
             decision.answered_by = general.article_id
@@ -383,7 +383,7 @@ class PersonalPolicy:
         """Add a phrase; ``keep``: stay in the view's verification step (and its pending
         question); ``pending``: remember the question for a later verification."""
         text = self.kb.phrase(key, decision.lang, **variables)
-        decision.replies.append(_message(text, buttons or []))
+        _add(decision, _message(text, buttons or []))
         decision.answered_by = decision.answered_by or key
         if keep is not None:
             decision.awaiting = keep.awaiting
@@ -470,6 +470,22 @@ def _roaming_answer(payload: str | None) -> _Roaming | None:
 
 def _awaiting_for(enable: bool) -> str:
     return AWAITING_ROAMING_ON if enable else AWAITING_ROAMING_OFF
+
+
+def _add(decision: Decision, message: OutboundMessage) -> None:
+    """One turn, one message: what this module says in a turn ("Готово, номер подтверждён" and
+    the balance; the general article and the offer) goes out as one message, so an e-mail
+    subscriber gets one mail and a chat one bubble with all its buttons."""
+    if not decision.replies:
+        decision.replies.append(message)
+        return
+    last = decision.replies[-1]
+    decision.replies[-1] = OutboundMessage(
+        text=f"{last.text.rstrip()}\n\n{message.text.lstrip()}",
+        buttons=last.buttons + message.buttons,
+        request_phone=last.request_phone or message.request_phone,
+        metadata={**last.metadata, **message.metadata},
+    )
 
 
 def _message(text: str, buttons: list[Button]) -> OutboundMessage:

@@ -81,6 +81,7 @@ def test_unverified_balance_gets_the_general_article_and_an_offer_no_figure(
     assert "код" in texts(decision).lower()
     assert "BYN" not in texts(decision)
     assert decision.awaiting == AWAITING_PHONE_OFFERED and decision.pending == "check_balance"
+    assert len(decision.replies) == 1, "one message: an e-mail subscriber gets one mail"
 
 
 def test_an_ordinary_message_after_the_offer_is_an_ordinary_message(
@@ -116,6 +117,8 @@ def test_the_whole_sms_flow_answers_the_first_question_after_the_code(
         account=AccountLookup("ok", account(balance))))
     assert done.redact_text
     assert format_money(Decimal(balance), "BYN", "ru") in texts(done)
+    [message] = done.replies  # "подтверждён" and the figure, one message
+    assert "подтверждён" in message.text
     assert done.awaiting is None and done.pending is None
 
 
