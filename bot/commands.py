@@ -12,6 +12,8 @@ from bot.config import Settings, get_settings
 from bot.runtime import nlu_settings
 from nlu.languages import LANGUAGES
 
+SHUTDOWN_GRACE_SECONDS = 5
+
 
 def register(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="start the app (and a local Rasa unless RASA_URL is set)")
@@ -50,7 +52,9 @@ def _run(args: argparse.Namespace) -> int:
         async with nlu_settings(settings) as ready:
             app = create_app(ready)
             config = uvicorn.Config(
-                app, host=ready.host, port=ready.port, log_level=ready.log_level.lower()
+                app, host=ready.host, port=ready.port, log_level=ready.log_level.lower(),
+                # open long polls (web chat pages, the desk's events) must not hold a stop
+                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
             )
             server = shutdown.uvicorn_server(config)
             print(f"Abonent is up: open the web chat at http://{ready.host}:{ready.port}/",

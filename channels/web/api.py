@@ -50,6 +50,7 @@ PAGE_HEADERS = {
 }
 
 MAX_CURSOR = 2**63 - 1  # message ids are BIGINT
+DISCONNECT_CHECK_SECONDS = 1.0
 
 TOKEN_HEADER = "X-Webchat-Token"
 COOKIE_NAME = "abonent_webchat"
@@ -237,7 +238,11 @@ async def get_updates(
         remaining = deadline - loop.time()
         if replies or remaining <= 0:
             break
-        await notifier.messages.wait(token, remaining)
+        # in slices, so a page that went away stops its poll within a second instead of
+        # holding a connection (and a graceful shutdown) for the whole wait
+        published = await notifier.messages.wait(token, min(remaining, DISCONNECT_CHECK_SECONDS))
+        if not published and await request.is_disconnected():
+            break
     cursor = str(replies[-1].id) if replies else str(after)
     return WebChatUpdates(
         replies=[_reply(r) for r in replies],
