@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import zlib
@@ -19,10 +18,9 @@ from bot.runtime import train_model
 from bot.storage import Database
 from nlu.server import RasaServer
 from tests.support.app import ExternalRasa, RunningApp, app_settings, base_settings
-from tests.support.postgres import postgres_database
+from tests.support.postgres import database_for_test
 from tests.support.servers import LiveServer
 
-REQUIRE_POSTGRES = os.environ.get("ABONENT_REQUIRE_POSTGRES") == "1"
 # Messaging channels' end-to-end tests (Telegram, VK, e-mail) run each on one database, SQLite or
 # PostgreSQL in turn, when both are there: the storage layer is tested on both in tests/bot/,
 # and this keeps `make test` within its time budget. Crash tests always run on both.
@@ -85,17 +83,7 @@ def postgres_admin_url() -> str:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'abonent.db'}"
-        return
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            url = await stack.enter_async_context(postgres_database(admin_url))
-        except Exception as exc:
-            if REQUIRE_POSTGRES:
-                raise
-            pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
+    async with database_for_test(request, tmp_path) as url:
         yield url
 
 

@@ -37,7 +37,6 @@ from tests.support.identity import (
     code_sent_to,
     count_messages,
     expire_codes,
-    module_database,
     new_subscriber,
     running_identity_app,
     says_verified,
@@ -45,6 +44,7 @@ from tests.support.identity import (
     texts,
     unknown_number,
 )
+from tests.support.postgres import database_for_test
 
 pytestmark = pytest.mark.rasa
 
@@ -71,7 +71,7 @@ def sms() -> Iterator[FakeSmsGateway]:
 @pytest.fixture(scope="module", params=DATABASES)
 async def database_url(request: pytest.FixtureRequest,
                        tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with module_database(request, tmp_path_factory.mktemp("identity")) as url:
+    async with database_for_test(request, tmp_path_factory.mktemp("identity")) as url:
         yield url
 
 

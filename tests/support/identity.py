@@ -3,21 +3,18 @@ gateway of its own (the fakes of tests/backoffice, real HTTP on loopback), subsc
 random numbers and balances, the one-time code read from the SMS the gateway received, and what
 the database keeps.
 
-One app per test module keeps these suites fast: ``module_database`` gives a module its own
-database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set), parametrised like the
-``database_url`` fixture of tests/conftest.py, and ``running_identity_app`` starts the app on it.
+One app per test module keeps these suites fast: a module's own ``database_url`` fixture gets its
+database from ``database_for_test`` (tests/support/postgres.py, as tests/conftest.py does; SQLite,
+or PostgreSQL when TEST_DATABASE_URL is set), and ``running_identity_app`` starts the app on it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,12 +35,11 @@ from tests.backoffice.fake_billing import FakeBilling, FakeSubscriber, random_am
 from tests.backoffice.fake_sms import FakeSmsGateway
 from tests.support import channel_db
 from tests.support.app import app_settings
-from tests.support.postgres import postgres_database
 from tests.support.servers import LiveServer
 from tests.support.webchat import WebChatClient
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-"""The params of a module's ``database_url`` fixture (see :func:`module_database`)."""
+"""The params of a module's ``database_url`` fixture (see tests/support/postgres.py)."""
 
 # "Готово: номер +375 29 123-45-67 подтверждён." (a code), "Номер подтверждён" (a Telegram
 # contact), and not "номер в этом чате не подтверждён" (who am I, unverified)
@@ -52,24 +48,6 @@ _CODE = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
 
 
 # -- the app ---------------------------------------------------------------------------------
-
-@asynccontextmanager
-async def module_database(request: pytest.FixtureRequest, directory: Path) -> AsyncIterator[str]:
-    """A database for a whole module: ``request.param`` is "sqlite" (a file in ``directory``) or
-    "postgres" (a fresh database on TEST_DATABASE_URL's server, skipped when there is none)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{directory / 'abonent.db'}"
-        return
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            url = await stack.enter_async_context(postgres_database(admin_url))
-        except Exception as exc:
-            if os.environ.get("ABONENT_REQUIRE_POSTGRES") == "1":
-                raise
-            pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
-        yield url
-
 
 def identity_settings(billing: FakeBilling, sms: FakeSmsGateway) -> dict[str, object]:
     """Settings overrides that aim the app at the fakes. The web chat's rate limits are off:

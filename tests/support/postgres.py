@@ -3,10 +3,14 @@ while a killed app's connections linger)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -30,3 +34,22 @@ async def postgres_database(admin_url: str, prefix: str = "abonent_test") -> Asy
                 await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def database_for_test(request: pytest.FixtureRequest, directory: Path) -> AsyncIterator[str]:
+    """The database of a ``database_url`` fixture: ``request.param`` is "sqlite" (a file in
+    ``directory``) or "postgres" (a fresh database on TEST_DATABASE_URL's server; skipped when
+    it is unreachable, unless ABONENT_REQUIRE_POSTGRES=1, as in CI)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{directory / 'abonent.db'}"
+        return
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            url = await stack.enter_async_context(postgres_database(admin_url))
+        except Exception as exc:
+            if os.environ.get("ABONENT_REQUIRE_POSTGRES") == "1":
+                raise
+            pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
+        yield url

@@ -28,12 +28,12 @@ from tests.support.identity import (
     amount_forms,
     assert_none_in,
     identity_settings,
-    module_database,
     new_subscriber,
     says_verified,
     shown_balance,
     verify_by_sms,
 )
+from tests.support.postgres import database_for_test
 from tests.support.telegram import TelegramApp, new_telegram_user, running_telegram_app
 
 pytestmark = pytest.mark.rasa
@@ -59,7 +59,7 @@ def sms() -> Iterator[FakeSmsGateway]:
 @pytest.fixture(scope="module", params=DATABASES)
 async def database_url(request: pytest.FixtureRequest,
                        tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with module_database(request, tmp_path_factory.mktemp("identity")) as url:
+    async with database_for_test(request, tmp_path_factory.mktemp("identity")) as url:
         yield url
 
 
