@@ -10,12 +10,13 @@ the next start.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Exists, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,12 +24,12 @@ from bot import failpoints
 from bot.customers import VerifiedVia, link_phone
 from bot.failed_messages import FailedMessages, frames_of
 from bot.handoff_contract import AGENT_STATES, HandoffHooks
-from bot.locks import KeyedLocks
+from bot.locks import ConversationLocks, KeyedLocks, lock_in_transaction
 from bot.messages import NO_REPLY, THREAD, InboundMessage, OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
 from bot.personal import PersonalData
-from bot.personal_policy import TAKES_A_NUMBER, PersonalFacts
+from bot.personal_policy import TAKES_A_NUMBER, Need, NeedAccount, PersonalFacts
 from bot.policy import (
     ConversationView,
     Decision,
@@ -73,6 +74,25 @@ class Received:
     replies: tuple[StoredReply, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """What a message will meet, read before the NLU call: its identity (None: a new
+    subscriber), the open conversation it joins (None: a new one), and whether an older
+    message of that conversation is still unanswered."""
+
+    identity: Identity | None
+    conversation: Conversation | None
+    waiting: bool
+
+
+class _Changed(Exception):
+    """The conversation changed between the snapshot and the transaction."""
+
+
+class _PassFailed(Exception):
+    """The one-transaction answer raised: a failed pass of a message not yet stored."""
+
+
 class Conversations:
     def __init__(
         self,
@@ -86,12 +106,15 @@ class Conversations:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         personal: PersonalData | None = None,
         contact_channels: frozenset[str] = CONTACT_CHANNELS,
+        pulled_channels: frozenset[str] = frozenset(),
     ) -> None:
         """``kb`` gives the ``processing_failed`` phrase; ``max_attempts`` is how many failed
         passes a message gets before it is marked failed (Settings.processing_max_attempts);
         ``personal``: billing and verification (without it nobody is verified by code and
         personal questions get the general articles); ``contact_channels``: the channels whose
-        shared contacts the platform proves (Telegram)."""
+        shared contacts the platform proves (Telegram); ``pulled_channels``: channels whose
+        replies are delivered by being stored (the web chat's page reads them), so their
+        outbox rows are written as sent and cost the sender nothing."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._db = db
@@ -101,14 +124,32 @@ class Conversations:
         self._notifier = notifier
         self._max_attempts = max_attempts
         self._failures = FailedMessages(db, kb, handoff, notifier)
-        self._locks = KeyedLocks()
+        self._identity_locks = KeyedLocks()
+        self._locks = ConversationLocks(db)
         self._personal = personal
         self._contact_channels = contact_channels
+        self._pulled = pulled_channels
 
     # -- the public surface ----------------------------------------------------------------
 
     async def receive(self, inbound: InboundMessage) -> Received:
-        accepted = await self.accept(inbound)
+        """Store one message and answer it; the answer is what was stored.
+
+        When nothing older of its conversation waits, this is one transaction (the NLU parse
+        and a billing lookup happen before it opens) and the answer is the decision just
+        stored. Otherwise, and whenever that cannot finish (the conversation changed meanwhile,
+        a concurrent first message, an error), it is ``accept`` + ``process``, whose rules (a
+        failing message is counted, then handed to a person) apply as for every channel.
+        """
+        try:
+            received = await self._answer_at_once(inbound)
+        except _PassFailed:
+            received, attempts = None, 1  # that was its first pass
+        else:
+            attempts = 0
+        if received is not None:
+            return received
+        accepted = await self.accept(inbound, attempts=attempts)
         failpoints.hit(failpoints.AFTER_ACCEPT)
         await self.process(accepted.conversation_id)
         async with self._db.sessions() as session:
@@ -123,34 +164,22 @@ class Conversations:
             replies=replies,
         )
 
-    async def accept(self, inbound: InboundMessage) -> Accepted:
+    async def accept(self, inbound: InboundMessage, *, attempts: int = 0) -> Accepted:
         """Store the message (once). Safe to call again with the same channel message id from
-        the same sender: the id only has to be unique per sender (identity), not per channel."""
-        key = f"identity:{inbound.channel}:{inbound.channel_user_id}"
-        async with self._locks.hold(key):
+        the same sender: the id only has to be unique per sender (identity), not per channel.
+        ``attempts``: failed passes it already had (counted towards giving up)."""
+        key = _identity_key(inbound)
+        async with self._identity_locks.hold(key):
             existing = await self._find_inbound(inbound)
             if existing is not None:
                 return existing
             try:
                 async with self._db.transaction() as session:
-                    conversation = await self._open_conversation(session, inbound)
-                    stored = Message(
-                        conversation_id=conversation.id,
-                        identity_id=conversation.identity_id,
-                        direction="in",
-                        sender="subscriber",
-                        channel=inbound.channel,
-                        channel_message_id=inbound.channel_message_id,
-                        text=inbound.text,
-                        payload=inbound.payload,
-                        attachments={"kinds": list(inbound.attachments)}
-                        if inbound.attachments else None,
-                        meta=_json_safe(inbound),
-                        lang=inbound.lang,
-                        created_at=inbound.received_at,
-                        # kept for the transcript, never answered (a mail loop, a bounce)
-                        processed_at=utcnow() if inbound.metadata.get(NO_REPLY) else None,
+                    await lock_in_transaction(session, self._db, key)
+                    conversation, _identity, _created = await self._open_conversation(
+                        session, inbound
                     )
+                    stored = _inbound_row(conversation, inbound, attempts=attempts)
                     session.add(stored)
                     await session.flush()
                     accepted = Accepted(stored.id, conversation.id, duplicate=False)
@@ -171,7 +200,7 @@ class Conversations:
         handled: one poison message never wedges a conversation. An error that cannot even be
         counted (the database is down) propagates; the recovery sweep retries later.
         """
-        async with self._locks.hold(f"conversation:{conversation_id}"):
+        async with self._locks.hold(_conversation_key(conversation_id)):
             while True:
                 async with self._db.sessions() as session:
                     pending = await session.scalar(
@@ -184,14 +213,18 @@ class Conversations:
                         .order_by(Message.id)
                         .limit(1)
                     )
+                    if pending is None:
+                        return
                     conversation = await session.get(Conversation, conversation_id)
-                if pending is None or conversation is None:
+                    identity = (await session.get(Identity, conversation.identity_id)
+                                if conversation is not None else None)
+                if conversation is None or identity is None:
                     return
                 if pending.attempts >= self._max_attempts:  # a pass gave up but did not finish
                     await self._failures.give_up(conversation_id, pending.id, pending.attempts, None)
                     continue
                 try:
-                    await self._process_one(conversation, pending)
+                    await self._process_one(conversation, identity, pending)
                 except Exception as exc:  # noqa: BLE001 - any error is a failed pass, counted
                     attempts = await self._failures.count_attempt(pending.id)
                     if attempts >= self._max_attempts:
@@ -202,6 +235,9 @@ class Conversations:
                             pending.id, conversation_id, type(exc).__name__, attempts,
                             self._max_attempts,
                         )
+
+    async def close(self) -> None:
+        await self._locks.close()
 
     async def recover(self) -> int:
         """Process what a crash left stored but unanswered; returns the number of conversations."""
@@ -274,7 +310,9 @@ class Conversations:
 
     async def _open_conversation(
         self, session: AsyncSession, inbound: InboundMessage
-    ) -> Conversation:
+    ) -> tuple[Conversation, Identity, bool]:
+        """The conversation this message joins (and its identity), made when there is none;
+        ``True`` when made now."""
         identity = await session.scalar(
             select(Identity).where(
                 Identity.channel == inbound.channel,
@@ -294,28 +332,21 @@ class Conversations:
             )
             session.add(identity)
             await session.flush()
+            latest = None
         else:
             if inbound.reply_address != identity.address:
                 identity.address = inbound.reply_address
             if inbound.display_name and inbound.display_name != identity.display_name:
                 identity.display_name = inbound.display_name  # renamed, or unknown at first
+            if identity.blocked_at is not None:  # they wrote again, so they unblocked the bot
+                identity.blocked_at = None
+            latest = await _open_one(session, identity.id, _thread_key(inbound), lock=True)
         if inbound.contact is not None and inbound.contact.verified:
             await link_phone(session, identity.id, inbound.contact.phone, via=VerifiedVia.CONTACT,
                              now=utcnow())
             audit(session, identity.id, inbound.contact.phone, Event.CONTACT)
-        if identity.blocked_at is not None:  # they wrote again, so they unblocked the bot
-            identity.blocked_at = None
-        thread = _thread_key(inbound)
-        latest = await session.scalar(
-            select(Conversation)
-            .where(Conversation.identity_id == identity.id)
-            .where(Conversation.thread_key == thread if thread is not None
-                   else Conversation.thread_key.is_(None))
-            .order_by(Conversation.created_at.desc(), Conversation.id.desc())
-            .limit(1)
-        )
-        if latest is not None and (latest.state != ConversationState.CLOSED or latest.awaiting):
-            return latest
+        if latest is not None:
+            return latest, identity, False
         conversation = Conversation(
             id=uuid.uuid4().hex,
             customer_id=identity.customer_id,
@@ -325,49 +356,172 @@ class Conversations:
             lang=inbound.lang,
             misunderstandings=0,
             context={},
-            thread_key=thread,
+            thread_key=_thread_key(inbound),
         )
         session.add(conversation)
         await session.flush()
-        return conversation
+        return conversation, identity, True
 
-    async def _process_one(self, conversation: Conversation, message: Message) -> None:
-        turn = Turn(
-            text=message.text,
-            payload=message.payload,
-            attachments=tuple((message.attachments or {}).get("kinds", ())),
-            lang_hint=message.lang,
-            contact_verified=(message.meta or {}).get("contact_verified"),
-        )
+    # -- one transaction for a message: the lean path of ``receive`` -------------------------
+
+    async def _answer_at_once(self, inbound: InboundMessage) -> Received | None:
+        """Accept, decide, store the replies and the outbox in one transaction; None when the
+        message must take the two-step path instead (nothing of it is stored then)."""
+        if inbound.metadata.get(NO_REPLY):
+            return None
+        key = _identity_key(inbound)
+        async with self._identity_locks.hold(key):
+            seen = await self._snapshot(inbound)
+            if seen is None or seen.waiting:
+                return None  # a repeated delivery, or an older message is still unanswered
+            try:
+                return await self._answer_now(key, inbound, seen)
+            except (_Changed, IntegrityError):
+                return None
+            except Exception as exc:  # the two-step path counts it as the first pass
+                log.warning("one-transaction answer of a %s message failed (%s); storing it "
+                            "first instead%s", inbound.channel, type(exc).__name__,
+                            frames_of(exc))
+                raise _PassFailed from exc
+
+    async def _answer_now(self, key: str, inbound: InboundMessage,
+                          seen: _Snapshot) -> Received | None:
+        probe = seen.conversation or _new_conversation(inbound)
+        turn = _turn_of(_inbound_row(probe, inbound))
+        nlu: NluResult | None = None
+        facts: PersonalFacts | None = None
+        if probe.state not in AGENT_STATES:
+            if not _holds_secret(probe, inbound.text):
+                nlu = await self._understand(probe, turn)
+            if self._personal is not None and (seen.identity is not None
+                                               or inbound.contact is not None):
+                if seen.identity is None:
+                    return None  # a shared contact verifies a new identity: two steps
+                need, phone = await self._need(probe, seen.identity, turn, nlu)
+                if need is not None and not isinstance(need, NeedAccount):
+                    return None  # codes, roaming, logout act outside: never twice
+                if need is not None:
+                    facts = await self._personal.gather(
+                        need, identity_id=seen.identity.id, phone=phone, text=inbound.text
+                    )
+        return await self._store_answer(key, inbound, seen, turn, nlu, facts)
+
+    async def _snapshot(self, inbound: InboundMessage) -> _Snapshot | None:
+        """None for a delivery already stored."""
+        async with self._db.sessions() as session:
+            identity = await session.scalar(
+                select(Identity).where(
+                    Identity.channel == inbound.channel,
+                    Identity.channel_user_id == inbound.channel_user_id,
+                )
+            )
+            if identity is None:
+                return _Snapshot(None, None, waiting=False)
+            seen = await session.scalar(
+                select(Message.id).where(
+                    Message.identity_id == identity.id,
+                    Message.channel_message_id == inbound.channel_message_id,
+                )
+            )
+            if seen is not None:
+                return None
+            conversation = await _open_one(session, identity.id, _thread_key(inbound))
+            waiting = conversation is not None and bool(
+                await session.scalar(select(_unanswered(conversation.id)))
+            )
+        return _Snapshot(identity, conversation, waiting)
+
+    async def _store_answer(
+        self,
+        key: str,
+        inbound: InboundMessage,
+        seen: _Snapshot,
+        turn: Turn,
+        nlu: NluResult | None,
+        facts: PersonalFacts | None,
+    ) -> Received:
+        before = seen.conversation
+        conversation_lock = (self._locks.local(_conversation_key(before.id))
+                             if before is not None else contextlib.nullcontext())
+        async with conversation_lock, self._db.transaction() as session:
+            await lock_in_transaction(session, self._db, key)
+            if before is not None:  # excludes process() of this conversation in any process
+                await lock_in_transaction(session, self._db, _conversation_key(before.id))
+            convo, identity, created = await self._open_conversation(session, inbound)
+            if before is None:
+                if not created:
+                    raise _Changed
+            elif (convo.id != before.id or _decisive(convo) != _decisive(before)
+                  or await session.scalar(select(_unanswered(convo.id)))):
+                raise _Changed
+            if seen.identity is not None and (
+                identity.verified_phone, identity.verified_at
+            ) != (seen.identity.verified_phone, seen.identity.verified_at):
+                raise _Changed  # the facts were gathered for another verification
+            message = _inbound_row(convo, inbound)
+            session.add(message)
+            await session.flush()
+            replies = await self._handle(session, convo, identity, message, turn, nlu, facts)
+            state = convo.state
+        self._published(replies, inbound.channel)
+        return Received(conversation_id=convo.id, state=state, message_id=message.id,
+                        duplicate=False, replies=tuple(replies))
+
+    async def _process_one(
+        self, conversation: Conversation, identity: Identity, message: Message
+    ) -> None:
+        turn = _turn_of(message)
         nlu: NluResult | None = None
         facts: PersonalFacts | None = None
         if conversation.state not in AGENT_STATES:
             if not _holds_secret(conversation, message.text):  # a code is never parsed
                 nlu = await self._understand(conversation, turn)
-            facts = await self._gather(conversation, turn, nlu, message.text)
+            facts = await self._gather(conversation, identity, turn, nlu, message.text)
         async with self._db.transaction() as session:
             fresh = await session.get(Message, message.id, with_for_update=True)
             convo = await session.get(Conversation, conversation.id, with_for_update=True)
             if fresh is None or convo is None or fresh.processed_at is not None:
                 return
-            identity = await session.get(Identity, convo.identity_id)
-            assert identity is not None
-            view = self._view(convo, identity)
-            lang = self._policy.language(view, turn, nlu)  # decided once, for both below
-            replies = await self._handoff.intercept(session, convo, fresh, nlu=nlu, lang=lang)
-            if replies is None:
-                replies = await self._decide(session, convo, fresh, view, turn, nlu, facts)
-            elif nlu is not None:
-                _record_nlu(fresh, nlu)
-            for reply in replies:
-                await enqueue_reply(
-                    session, conversation=convo, address=identity.address, message=reply,
-                    reply_to_id=fresh.id,
-                )
-            fresh.processed_at = utcnow()
-            convo.updated_at = utcnow()
+            current = await session.get(Identity, convo.identity_id)
+            assert current is not None
+            replies = await self._handle(session, convo, current, fresh, turn, nlu, facts)
+        self._published(replies, conversation.channel)
+
+    async def _handle(
+        self,
+        session: AsyncSession,
+        convo: Conversation,
+        identity: Identity,
+        message: Message,
+        turn: Turn,
+        nlu: NluResult | None,
+        facts: PersonalFacts | None,
+    ) -> list[StoredReply]:
+        """Decide (the handoff first, then the policy) and store the replies and their outbox
+        rows; the caller owns the transaction."""
+        view = self._view(convo, identity)
+        lang = self._policy.language(view, turn, nlu)  # decided once, for both below
+        replies = await self._handoff.intercept(session, convo, message, nlu=nlu, lang=lang)
+        if replies is None:
+            replies = await self._decide(session, convo, message, view, turn, nlu, facts)
+        elif nlu is not None:
+            _record_nlu(message, nlu)
+        delivered = convo.channel in self._pulled
+        stored = []
+        for reply in replies:
+            row = await enqueue_reply(
+                session, conversation=convo, address=identity.address, message=reply,
+                reply_to_id=message.id, delivered=delivered,
+            )
+            stored.append(StoredReply(row.id, reply))
+        now = utcnow()
+        message.processed_at = now
+        convo.updated_at = now
+        return stored
+
+    def _published(self, replies: list[StoredReply], channel: str) -> None:
         self._notifier.messages.publish()
-        if replies:
+        if replies and channel not in self._pulled:  # pulled replies need no sender
             self._notifier.outbox.publish()
 
     async def _understand(self, conversation: Conversation, turn: Turn) -> NluResult | None:
@@ -422,24 +576,27 @@ class Conversations:
             )
         return replies
 
-    async def _gather(self, conversation: Conversation, turn: Turn, nlu: NluResult | None,
-                      text: str) -> PersonalFacts | None:
+    async def _gather(self, conversation: Conversation, identity: Identity, turn: Turn,
+                      nlu: NluResult | None, text: str) -> PersonalFacts | None:
         """Before the transaction: end a lapsed verification, then fetch what the turn needs
         (billing, SMS) so no outside call holds the database."""
         if self._personal is None:
             return None
-        async with self._db.sessions() as session:
-            identity = await session.get(Identity, conversation.identity_id)
-        if identity is None:
+        need, phone = await self._need(conversation, identity, turn, nlu)
+        if need is None:
             return None
+        return await self._personal.gather(need, identity_id=identity.id, phone=phone, text=text)
+
+    async def _need(self, conversation: Conversation, identity: Identity, turn: Turn,
+                    nlu: NluResult | None) -> tuple[Need | None, str | None]:
+        """What the turn needs from outside, and the identity's current verified number (a
+        lapsed verification ends here)."""
+        assert self._personal is not None
         phone = await self._personal.current_phone(
             identity.id, identity.channel, identity.verified_phone, identity.verified_at
         )
         view = replace(self._view(conversation, identity), verified_phone=phone)
-        need = self._policy.needs(view, turn, nlu)
-        if need is None:
-            return None
-        return await self._personal.gather(need, identity_id=identity.id, phone=phone, text=text)
+        return self._policy.needs(view, turn, nlu), phone
 
     def _view(self, convo: Conversation, identity: Identity) -> ConversationView:
         phone = identity.verified_phone
@@ -465,6 +622,83 @@ class Conversations:
             )
         ).all()
         return tuple(StoredReply(row.id, _outbound(row)) for row in rows)
+
+
+def _identity_key(inbound: InboundMessage) -> str:
+    return f"identity:{inbound.channel}:{inbound.channel_user_id}"
+
+
+def _conversation_key(conversation_id: str) -> str:
+    return f"conversation:{conversation_id}"
+
+
+def _inbound_row(conversation: Conversation, inbound: InboundMessage, *,
+                 attempts: int = 0) -> Message:
+    return Message(
+        conversation_id=conversation.id,
+        identity_id=conversation.identity_id,
+        direction="in",
+        sender="subscriber",
+        channel=inbound.channel,
+        channel_message_id=inbound.channel_message_id,
+        text=inbound.text,
+        payload=inbound.payload,
+        attachments={"kinds": list(inbound.attachments)} if inbound.attachments else None,
+        meta=_json_safe(inbound),
+        lang=inbound.lang,
+        created_at=inbound.received_at,
+        # kept for the transcript, never answered (a mail loop, a bounce)
+        processed_at=utcnow() if inbound.metadata.get(NO_REPLY) else None,
+        attempts=attempts,
+    )
+
+
+def _turn_of(message: Message) -> Turn:
+    return Turn(
+        text=message.text,
+        payload=message.payload,
+        attachments=tuple((message.attachments or {}).get("kinds", ())),
+        lang_hint=message.lang,
+        contact_verified=(message.meta or {}).get("contact_verified"),
+    )
+
+
+def _new_conversation(inbound: InboundMessage) -> Conversation:
+    """What a first message meets (never stored: the transaction makes the real one)."""
+    return Conversation(channel=inbound.channel, state=ConversationState.BOT, lang=inbound.lang,
+                        misunderstandings=0, awaiting=None, context={})
+
+
+async def _open_one(session: AsyncSession, identity_id: int, thread: str | None, *,
+                    lock: bool = False) -> Conversation | None:
+    """The identity's latest conversation in this thread, unless it is over (closed and not
+    waiting for an answer such as a rating). ``lock``: FOR UPDATE (PostgreSQL)."""
+    query = (
+        select(Conversation)
+        .where(Conversation.identity_id == identity_id)
+        .where(Conversation.thread_key == thread if thread is not None
+               else Conversation.thread_key.is_(None))
+        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
+        .limit(1)
+    )
+    latest = await session.scalar(query.with_for_update() if lock else query)
+    if latest is not None and (latest.state != ConversationState.CLOSED or latest.awaiting):
+        return latest
+    return None
+
+
+def _unanswered(conversation_id: str) -> Exists:
+    return exists().where(
+        Message.conversation_id == conversation_id,
+        Message.direction == "in",
+        Message.processed_at.is_(None),
+    )
+
+
+def _decisive(conversation: Conversation) -> tuple[object, ...]:
+    """What the NLU call and the gathered facts were based on."""
+    return (conversation.state, conversation.awaiting, conversation.lang,
+            conversation.misunderstandings, conversation.context)
 
 
 def _holds_secret(conversation: Conversation, text: str) -> bool:

@@ -75,8 +75,12 @@ async def enqueue_reply(
     address: str,
     message: OutboundMessage,
     reply_to_id: int | None = None,
+    delivered: bool = False,
 ) -> Message:
-    """Store an outbound message and its outbox row (the caller owns the transaction)."""
+    """Store an outbound message and its outbox row (the caller owns the transaction).
+
+    ``delivered``: the channel delivers by storing (the web chat's page reads the messages),
+    so the row is written as sent and no sender ever claims it."""
     stored = Message(
         conversation_id=conversation.id,
         direction="out",
@@ -99,6 +103,7 @@ async def enqueue_reply(
             channel=conversation.channel,
             address=address,
             body=message.to_dict(),
+            **({"status": SENT, "sent_at": stored.processed_at} if delivered else {}),
         )
     )
     return stored
