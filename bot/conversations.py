@@ -24,7 +24,7 @@ from bot import failpoints
 from bot.customers import VerifiedVia, link_phone
 from bot.failed_messages import FailedMessages, frames_of
 from bot.handoff_contract import AGENT_STATES, HandoffHooks
-from bot.locks import ConversationLocks, KeyedLocks, lock_in_transaction
+from bot.locks import ConversationLocks, KeyedLocks
 from bot.messages import NO_REPLY, THREAD, InboundMessage, OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
@@ -175,7 +175,6 @@ class Conversations:
                 return existing
             try:
                 async with self._db.transaction() as session:
-                    await lock_in_transaction(session, self._db, key)
                     conversation, _identity, _created = await self._open_conversation(
                         session, inbound
                     )
@@ -314,10 +313,14 @@ class Conversations:
         """The conversation this message joins (and its identity), made when there is none;
         ``True`` when made now."""
         identity = await session.scalar(
-            select(Identity).where(
+            select(Identity)
+            .where(
                 Identity.channel == inbound.channel,
                 Identity.channel_user_id == inbound.channel_user_id,
             )
+            # one writer per identity (PostgreSQL): two first messages of a returning
+            # subscriber on two replicas never open two conversations
+            .with_for_update()
         )
         if identity is None:
             customer = Customer(lang=inbound.lang)
@@ -375,7 +378,7 @@ class Conversations:
             if seen is None or seen.waiting:
                 return None  # a repeated delivery, or an older message is still unanswered
             try:
-                return await self._answer_now(key, inbound, seen)
+                return await self._answer_now(inbound, seen)
             except (_Changed, IntegrityError):
                 return None
             except Exception as exc:  # the two-step path counts it as the first pass
@@ -384,7 +387,7 @@ class Conversations:
                             frames_of(exc))
                 raise _PassFailed from exc
 
-    async def _answer_now(self, key: str, inbound: InboundMessage,
+    async def _answer_now(self, inbound: InboundMessage,
                           seen: _Snapshot) -> Received | None:
         probe = seen.conversation or _new_conversation(inbound)
         turn = _turn_of(_inbound_row(probe, inbound))
@@ -404,7 +407,7 @@ class Conversations:
                     facts = await self._personal.gather(
                         need, identity_id=seen.identity.id, phone=phone, text=inbound.text
                     )
-        return await self._store_answer(key, inbound, seen, turn, nlu, facts)
+        return await self._store_answer(inbound, seen, turn, nlu, facts)
 
     async def _snapshot(self, inbound: InboundMessage) -> _Snapshot | None:
         """None for a delivery already stored."""
@@ -433,7 +436,6 @@ class Conversations:
 
     async def _store_answer(
         self,
-        key: str,
         inbound: InboundMessage,
         seen: _Snapshot,
         turn: Turn,
@@ -443,10 +445,10 @@ class Conversations:
         before = seen.conversation
         conversation_lock = (self._locks.local(_conversation_key(before.id))
                              if before is not None else contextlib.nullcontext())
+        # Across processes the rows order this: the identity and the open conversation are
+        # read FOR UPDATE, as accept() and process() read them, and an older message still
+        # unanswered sends this one the two-step way.
         async with conversation_lock, self._db.transaction() as session:
-            await lock_in_transaction(session, self._db, key)
-            if before is not None:  # excludes process() of this conversation in any process
-                await lock_in_transaction(session, self._db, _conversation_key(before.id))
             convo, identity, created = await self._open_conversation(session, inbound)
             if before is None:
                 if not created:
@@ -464,6 +466,7 @@ class Conversations:
             replies = await self._handle(session, convo, identity, message, turn, nlu, facts)
             state = convo.state
         self._published(replies, inbound.channel)
+        failpoints.hit(failpoints.AFTER_ANSWER_STORED)
         return Received(conversation_id=convo.id, state=state, message_id=message.id,
                         duplicate=False, replies=tuple(replies))
 
@@ -509,11 +512,11 @@ class Conversations:
         delivered = convo.channel in self._pulled
         stored = []
         for reply in replies:
-            row = await enqueue_reply(
+            reply_id = await enqueue_reply(
                 session, conversation=convo, address=identity.address, message=reply,
                 reply_to_id=message.id, delivered=delivered,
             )
-            stored.append(StoredReply(row.id, reply))
+            stored.append(StoredReply(reply_id, reply))
         now = utcnow()
         message.processed_at = now
         convo.updated_at = now

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 AFTER_ACCEPT = "after_accept"  # inbound stored and committed, not yet answered
+AFTER_ANSWER_STORED = "after_answer_stored"  # web chat: message + answer committed, not returned
 BEFORE_SENT = "before_sent"  # reply delivered by the channel, not yet marked sent
 
 

@@ -2,8 +2,7 @@
 
 :class:`KeyedLocks` orders the tasks of this process. :class:`ConversationLocks` adds, on
 PostgreSQL, an advisory lock on the same key, so that across app processes (workers, replicas)
-one conversation is handled by one of them at a time; a transaction that must exclude them
-takes the same key with :func:`lock_in_transaction`.
+one conversation is handled by one of them at a time.
 """
 
 from __future__ import annotations
@@ -13,14 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.storage import Database
 
 # one 64-bit lock id per key; hashtextextended is PostgreSQL's own stable string hash
 _LOCK = text("SELECT pg_advisory_lock(hashtextextended(:key, 0))")
 _UNLOCK = text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))")
-_XACT_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 # A held advisory lock keeps its connection, so those come from a pool of their own: a process
 # holding many conversations must never starve its transactions of connections (each holder
 # also needs one for its transaction, and a shared pool would deadlock at its size).
@@ -79,17 +77,10 @@ class ConversationLocks:
                     await connection.commit()
 
     def local(self, key: str) -> AbstractAsyncContextManager[None]:
-        """Only this process's lock (for code that takes the database-wide one in its own
-        transaction: :func:`lock_in_transaction`)."""
+        """Only this process's lock (for a transaction that excludes the other processes by
+        its row locks)."""
         return self._local.hold(key)
 
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()
-
-
-async def lock_in_transaction(session: AsyncSession, db: Database, key: str) -> None:
-    """Take ``key``'s advisory lock until the session's transaction ends (PostgreSQL); it
-    excludes :meth:`ConversationLocks.hold` on the same key in every process."""
-    if not db.is_sqlite:
-        await session.execute(_XACT_LOCK, {"key": key})

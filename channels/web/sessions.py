@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.messages import utcnow
@@ -61,24 +61,26 @@ class WebChatSessions:
         """
         token = secrets.token_urlsafe(32)
         now = self._clock()
-        try:
-            async with self._db.transaction() as session:
-                known = await session.scalar(
+        try:  # Core statements on a plain connection: this runs for every new subscriber
+            async with self._db.begin() as connection:
+                known = await connection.scalar(
                     select(Identity.id).where(Identity.channel == WEBCHAT,
                                               Identity.channel_user_id == user_id)
                 )
                 if known is not None:
                     return None
-                session.add(WebChatSession(user_id=user_id, token_hash=token_hash(token),
-                                           created_at=now, last_seen_at=now))
+                await connection.execute(insert(WebChatSession).values(
+                    user_id=user_id, token_hash=token_hash(token), created_at=now,
+                    last_seen_at=now,
+                ))
         except IntegrityError:
             return None
         return token
 
     async def access(self, user_id: str, token: str | None) -> Access:
         """Whether ``token`` owns ``user_id``, the user_id belongs to someone else, or is free."""
-        async with self._db.sessions() as session:
-            row = (await session.execute(
+        async with self._db.engine.connect() as connection:
+            row = (await connection.execute(
                 select(WebChatSession.token_hash, WebChatSession.last_seen_at)
                 .where(WebChatSession.user_id == user_id)
             )).first()
