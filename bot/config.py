@@ -41,6 +41,9 @@ class Settings(BaseSettings):
         SecretStr(DEFAULT_DATABASE_URL), validation_alias=_env("DATABASE_URL")
     )
     auto_migrate: bool = Field(True, validation_alias=_env("ABONENT_AUTO_MIGRATE"))
+    # rate limits shared by replicas live here when set (else in the database); may hold a
+    # password, like database_url
+    redis_url: SecretStr | None = Field(None, validation_alias=_env("REDIS_URL"))
 
     # NLU: an external Rasa server when RASA_URL is set, otherwise `abonent run` starts one.
     rasa_url: str | None = Field(None, validation_alias=_env("RASA_URL"))

@@ -55,6 +55,7 @@ from bot.channel import (
 )
 from bot.messages import DELIVERY_ID, OutboundMessage, utcnow
 from bot.notify import Notifier, Signal
+from bot.ratelimit import LimitStore, store_for_database
 from bot.send_rate import SendRateLimiter
 from bot.storage import Conversation, Database, Identity, Message, OutboxItem, affected_rows
 
@@ -140,6 +141,7 @@ class OutboxSender:
         max_attempts: int = 8,
         concurrency: int = DEFAULT_CONCURRENCY,
         clock: Callable[[], datetime] = utcnow,
+        limits: LimitStore | None = None,
     ) -> None:
         self._db = db
         self._channels = channels
@@ -148,8 +150,10 @@ class OutboxSender:
         self._max_attempts = max_attempts
         self._concurrency = max(concurrency, 1)
         self._clock = clock
+        # the send rates hold across replicas: the store is shared (by default the database's)
+        store = limits if limits is not None else store_for_database(db)
         self._limiters = {
-            name: SendRateLimiter(ch.per_address_interval, ch.global_rate)
+            name: SendRateLimiter(ch.per_address_interval, ch.global_rate, store=store, name=name)
             for name, ch in channels.items()
         }
         self._inflight: dict[int, asyncio.Task[None]] = {}  # row id -> its delivery

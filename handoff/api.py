@@ -96,16 +96,16 @@ async def log_in(module: HandoffExtension, request: Request, body: LoginIn, *, k
     address = client_address(request, module.settings)
     await module.ready()
     with http_errors():
-        attempt = module.limiter.reserve(body.username, address)
+        attempt = await module.limiter.reserve(body.username, address)
         try:
             login = await module.accounts.login(body.username, body.password, kind=kind)
         except Busy:
-            attempt.abandoned()
+            await attempt.abandoned()
             raise
         except BaseException:  # a wrong password, or anything that cut the check short
-            attempt.failed()
+            await attempt.failed()
             raise
-        attempt.succeeded()
+        await attempt.succeeded()
     return login
 
 

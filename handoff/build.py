@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.config import Settings
 from bot.notify import Notifier
+from bot.ratelimit import LimitStore, build_limit_store
 from bot.storage import Database
 from handoff import api, page
 from handoff.auth import Accounts
@@ -22,8 +23,11 @@ from knowledge_base import KnowledgeBase
 
 
 def build_handoff(
-    *, settings: Settings, db: Database, kb: KnowledgeBase, notifier: Notifier
+    *, settings: Settings, db: Database, kb: KnowledgeBase, notifier: Notifier,
+    limits: LimitStore | None = None,
 ) -> HandoffExtension:
+    """``limits``: the shared rate-limit store of the composition root (one is built from the
+    settings when none is given)."""
     load_lexicon()  # fail at start-up, not at the first message, if the word lists are broken
     events = DeskEvents()
     wait_policy = WaitPolicy(
@@ -39,6 +43,7 @@ def build_handoff(
         accounts=Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours),
                           gate=PasswordGate(settings.desk_login_max_concurrent)),
         limiter=LoginThrottle(
+            store=limits if limits is not None else build_limit_store(settings, db),
             max_failures=settings.desk_login_max_failures,
             window_seconds=settings.desk_login_window_seconds,
         ),

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.messages import OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
-from bot.storage import Conversation, ConversationState, Database, Identity, Message, affected_rows
+from bot.storage import Conversation, ConversationState, Database, Identity, affected_rows
 from handoff.auth import AgentInfo
 from handoff.desk_hooks import AWAITING_RATING, rating_buttons
 from handoff.errors import Conflict, Forbidden, NotFound
@@ -70,13 +70,13 @@ class Desk:
                 text=text, sender="agent",
                 metadata={"agent": viewer.username, "agent_name": viewer.name},
             )
-            [stored] = await self._tell(locked, [message])
+            [stored_id] = await self._tell(locked, [message])
             handoff, now = locked.handoff, utcnow()
             if handoff.first_reply_at is None:
                 handoff.first_reply_at = now
                 handoff.wait_seconds = round(seconds_between(handoff.created_at, now), 3)
             handoff.last_agent_at = now
-            return MessageOut(id=stored.id, conversation_id=conversation_id, text=text, at=now)
+            return MessageOut(id=stored_id, conversation_id=conversation_id, text=text, at=now)
 
     async def note(self, viewer: AgentInfo, conversation_id: str, text: str) -> NoteOut:
         async with self._locked(conversation_id, open_only=False) as locked:
@@ -165,7 +165,7 @@ class Desk:
             return f"already claimed by {agent.username if agent else 'another agent'}"
         return f"the handoff is already {handoff.status}"
 
-    async def _tell(self, locked: _Locked, messages: Sequence[OutboundMessage]) -> list[Message]:
+    async def _tell(self, locked: _Locked, messages: Sequence[OutboundMessage]) -> list[int]:
         identity = await locked.session.get(Identity, locked.conversation.identity_id)
         if identity is None:
             raise NotFound("the subscriber of this conversation is gone")

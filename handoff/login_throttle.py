@@ -1,33 +1,41 @@
 """Login abuse limits: failed-login throttling and a bound on password checks at once.
 
-:class:`LoginThrottle` counts failures in a sliding window per (username, client address) and
-per client address. There is deliberately no key for a username alone: with one, anybody
-could lock the real ``admin`` out by failing five times from anywhere. An attempt is counted
-*before* its password is checked (:meth:`LoginThrottle.reserve`) and taken back when it
-succeeds, so sixty guesses sent at once cannot all pass the check while the first ones are
-still being verified.
+:class:`LoginThrottle` limits failures per (username, client address) and per client address:
+a token bucket per key that holds ``max_failures`` and refills ``max_failures`` per window (a
+burst of failures, then one more every ``window / max_failures``). There is deliberately no
+key for a username alone: with one, anybody could lock the real ``admin`` out by failing five
+times from anywhere. An attempt is counted *before* its password is checked
+(:meth:`LoginThrottle.reserve`) and given back when it succeeds, so sixty guesses sent at once
+cannot all pass the check while the first ones are still being verified.
+
+The buckets live in the store the composition root chose (bot/ratelimit): with replicas, the
+database or Redis, so the limit is one for all of them. When that store fails, the login
+fails *closed* (503 with Retry-After): a limit that silently vanished would let a guessing run
+go at full speed on every replica, while a refused login costs an agent a short wait (open
+sessions keep working; only logging in needs the store). On PostgreSQL the store is the
+accounts' own database, so a login could not succeed then anyway.
 
 :class:`PasswordGate` bounds how many argon2 checks run at once (each costs ~64 MB) and how
-many wait; beyond that a caller is refused at once (:class:`Busy`) instead of piling up.
-
-In memory, per app process: enough for one machine; with several replicas each one counts
-its own failures (a shared table would make the limit global).
+many wait; beyond that a caller is refused at once (:class:`Busy`) instead of piling up. That
+bound stays per process: it guards this process's memory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import deque
+import logging
 from collections.abc import Callable
 from ipaddress import IPv6Address, ip_address, ip_network
 from typing import TypeVar
 
+from bot.ratelimit import Bucket, LimitStore, LimitStoreError, digest
 from handoff.errors import Busy, RateLimited
 
 T = TypeVar("T")
 
-_FORGET_ABOVE = 10_000  # keys; expired ones are dropped once there are more
+log = logging.getLogger(__name__)
+
+STORE_DOWN_RETRY_SECONDS = 5.0
 
 
 def address_key(address: str) -> str:
@@ -47,89 +55,78 @@ def address_key(address: str) -> str:
 class Attempt:
     """One login attempt, already counted as a failure until it is known to have succeeded."""
 
-    def __init__(self, limiter: LoginThrottle, keys: list[str], stamp: float) -> None:
-        self._limiter = limiter
-        self._keys = keys
-        self._stamp = stamp
+    def __init__(self, store: LimitStore, pair: Bucket, address: Bucket) -> None:
+        self._store = store
+        self._pair = pair
+        self._address = address
         self._settled = False
 
-    def failed(self) -> None:
+    async def failed(self) -> None:
         """The password was wrong: the failure stays counted."""
         self._settled = True
 
-    def succeeded(self) -> None:
+    async def succeeded(self) -> None:
         """The password was right: this user's failures from this address are forgiven; the
         address keeps its others (a valid account must not reset an attacker's count)."""
         if not self._settled:
             self._settled = True
-            self._limiter._forget(self._keys[0])
-            self._limiter._take_back(self._keys[1], self._stamp)
+            try:
+                await self._store.forget([self._pair.key])
+                await self._store.take([self._address], cost=-1, debt=True)
+            except LimitStoreError as exc:
+                _not_given_back(exc)
 
-    def abandoned(self) -> None:
+    async def abandoned(self) -> None:
         """No password was checked (e.g. the server was busy): the attempt does not count."""
         if not self._settled:
             self._settled = True
-            for key in self._keys:
-                self._limiter._take_back(key, self._stamp)
+            try:
+                await self._store.take([self._pair, self._address], cost=-1, debt=True)
+            except LimitStoreError as exc:
+                _not_given_back(exc)
+
+
+def _not_given_back(exc: LimitStoreError) -> None:
+    # the login itself is decided: a store that fails now only leaves one failure counted
+    log.warning("desk login: could not give a login attempt back (%s)", exc)
 
 
 class LoginThrottle:
     def __init__(
         self,
         *,
+        store: LimitStore,
         max_failures: int,
         window_seconds: float,
         per_address_factor: int = 4,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._store = store
         self._max = max_failures
         self._window = window_seconds
         self._address_max = max_failures * per_address_factor
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
 
-    def reserve(self, username: str, address: str) -> Attempt:
-        """Count an attempt now, or raise :class:`RateLimited` while either key is full.
+    async def reserve(self, username: str, address: str) -> Attempt:
+        """Count an attempt now, or raise :class:`RateLimited` while either key is full
+        (:class:`Busy` when the limits cannot be checked).
 
         The caller settles the returned :class:`Attempt` once the password is checked.
         """
-        now = self._clock()
-        where = address_key(address)
-        keys = [(f"pair:{username.strip().lower()}\x00{where}", self._max),
-                (f"addr:{where}", self._address_max)]
-        retry_after = max(self._blocked_for(key, limit, now) for key, limit in keys)
-        if retry_after > 0:
-            raise RateLimited(
-                "too many failed logins; try again later", retry_after=round(retry_after, 1)
-            )
-        self._forget_old(now)
-        for key, _limit in keys:
-            self._failures.setdefault(key, deque()).append(now)
-        return Attempt(self, [key for key, _limit in keys], now)
-
-    def _blocked_for(self, key: str, limit: int, now: float) -> float:
-        stamps = self._failures.get(key)
-        if not stamps:
-            return 0.0
-        while stamps and stamps[0] <= now - self._window:
-            stamps.popleft()
-        if len(stamps) < limit:
-            return 0.0
-        return stamps[-limit] + self._window - now
-
-    def _forget(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _take_back(self, key: str, stamp: float) -> None:
-        stamps = self._failures.get(key)
-        if stamps is not None and stamp in stamps:
-            stamps.remove(stamp)
-
-    def _forget_old(self, now: float) -> None:
-        if len(self._failures) < _FORGET_ABOVE:
-            return
-        for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - self._window]:
-            del self._failures[key]
+        where = digest(address_key(address))
+        pair = Bucket(f"login:pair:{where}:{digest(username.strip().lower())}",
+                      self._max, self._max / self._window)
+        per_address = Bucket(f"login:addr:{where}", self._address_max,
+                             self._address_max / self._window)
+        try:
+            wait = await self._store.take([pair, per_address])
+        except LimitStoreError as exc:
+            log.error("desk login refused: the login limits cannot be checked (%s); "
+                      "logins fail closed until the rate-limit store answers", exc)
+            raise Busy("logging in is unavailable for a moment; try again shortly",
+                       retry_after=STORE_DOWN_RETRY_SECONDS) from exc
+        if wait > 0:
+            raise RateLimited("too many failed logins; try again later",
+                              retry_after=round(wait, 1))
+        return Attempt(self._store, pair, per_address)
 
 
 class PasswordGate:

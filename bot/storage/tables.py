@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -210,3 +211,21 @@ class VerificationEvent(Base):
     phone: Mapped[str | None] = mapped_column(String(32))  # E.164, when the event has one
     event: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateLimitBucket(Base):
+    """One token bucket of a rate limit shared by every app replica (bot/ratelimit/database.py).
+
+    Times are epoch seconds on the database's clock, so replicas whose clocks disagree still
+    agree on a bucket. A row whose bucket is full again (``full_at`` passed) means nothing and
+    is pruned. Only PostgreSQL uses it; the table exists on SQLite too, empty.
+    """
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # "webchat:user:..."
+    tokens: Mapped[float] = mapped_column(Double)
+    capacity: Mapped[float] = mapped_column(Double)
+    per_second: Mapped[float] = mapped_column(Double)
+    updated: Mapped[float] = mapped_column(Double)
+    full_at: Mapped[float] = mapped_column(Double, index=True)

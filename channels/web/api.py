@@ -159,7 +159,7 @@ async def post_message(
     if access is Access.TAKEN:
         return _unauthorized(NOT_YOURS)
     address = client_address(request, settings.trusted_proxy_networks)
-    wait = _limits(request).admit(address, body.user_id)
+    wait = await _limits(request).admit(address, body.user_id)
     if wait:
         return JSONResponse(
             status_code=429,

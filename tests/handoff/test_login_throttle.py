@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from bot.ratelimit import MemoryStore
 from handoff.errors import Busy, RateLimited
 from handoff.login_throttle import LoginThrottle, PasswordGate, address_key
 from tests.support.waiting import eventually
@@ -21,53 +22,69 @@ class Clock:
         return self.now
 
 
-def fail(limiter: LoginThrottle, username: str, address: str, times: int = 1) -> None:
+async def fail(limiter: LoginThrottle, username: str, address: str, times: int = 1) -> None:
     for _ in range(times):
-        limiter.reserve(username, address).failed()
+        await (await limiter.reserve(username, address)).failed()
 
 
-def test_a_user_is_blocked_from_one_address_only_then_released() -> None:
+def throttle(clock: Clock, max_failures: int, **options: int) -> LoginThrottle:
+    return LoginThrottle(store=MemoryStore(clock=clock), max_failures=max_failures,
+                         window_seconds=60, **options)
+
+
+async def test_a_user_is_blocked_from_one_address_only_then_released() -> None:
     clock = Clock()
-    limiter = LoginThrottle(max_failures=3, window_seconds=60, clock=clock)
-    fail(limiter, "admin", "10.0.0.1", 3)
+    limiter = throttle(clock, 3)
+    await fail(limiter, "admin", "10.0.0.1", 3)
     with pytest.raises(RateLimited) as blocked:
-        limiter.reserve("Admin", "10.0.0.1")  # any case
+        await limiter.reserve("Admin", "10.0.0.1")  # any case
     assert 0 < blocked.value.retry_after <= 60
-    limiter.reserve("admin", "10.0.0.2").succeeded()  # the real admin, elsewhere, gets in
-    limiter.reserve("boris", "10.0.0.1").failed()  # other users from that address still try
+    await (await limiter.reserve("admin", "10.0.0.2")).succeeded()  # the real admin elsewhere
+    await (await limiter.reserve("boris", "10.0.0.1")).failed()  # other users still try
     clock.now += 61
-    limiter.reserve("admin", "10.0.0.1").succeeded()
+    await (await limiter.reserve("admin", "10.0.0.1")).succeeded()
 
 
-def test_one_address_trying_many_usernames_is_blocked() -> None:
-    limiter = LoginThrottle(max_failures=2, window_seconds=60, per_address_factor=2,
-                           clock=Clock())
+async def test_after_the_burst_one_more_try_per_window_share() -> None:
+    clock = Clock()
+    limiter = throttle(clock, 3)  # 3 failures a minute: one more every 20 s after the burst
+    await fail(limiter, "admin", "10.0.0.1", 3)
+    with pytest.raises(RateLimited) as blocked:
+        await limiter.reserve("admin", "10.0.0.1")
+    assert blocked.value.retry_after == pytest.approx(20.0)
+    clock.now += 20
+    await fail(limiter, "admin", "10.0.0.1")
+    with pytest.raises(RateLimited):
+        await limiter.reserve("admin", "10.0.0.1")
+
+
+async def test_one_address_trying_many_usernames_is_blocked() -> None:
+    limiter = throttle(Clock(), 2, per_address_factor=2)
     for name in ("a1", "a2", "a3", "a4"):
-        fail(limiter, name, "10.0.0.9")
+        await fail(limiter, name, "10.0.0.9")
     with pytest.raises(RateLimited):
-        limiter.reserve("someone-new", "10.0.0.9")
-    limiter.reserve("someone-new", "10.0.0.10").failed()
+        await limiter.reserve("someone-new", "10.0.0.9")
+    await (await limiter.reserve("someone-new", "10.0.0.10")).failed()
 
 
-def test_an_attempt_counts_before_its_password_is_checked() -> None:
-    limiter = LoginThrottle(max_failures=3, window_seconds=60, clock=Clock())
-    pending = [limiter.reserve("admin", "10.0.0.1") for _ in range(3)]  # none settled yet
+async def test_an_attempt_counts_before_its_password_is_checked() -> None:
+    limiter = throttle(Clock(), 3)
+    pending = [await limiter.reserve("admin", "10.0.0.1") for _ in range(3)]  # none settled
     with pytest.raises(RateLimited):
-        limiter.reserve("admin", "10.0.0.1")
-    pending[0].abandoned()  # never checked (server busy): does not count
-    limiter.reserve("admin", "10.0.0.1").failed()
+        await limiter.reserve("admin", "10.0.0.1")
+    await pending[0].abandoned()  # never checked (server busy): does not count
+    await (await limiter.reserve("admin", "10.0.0.1")).failed()
 
 
-def test_success_forgives_the_user_but_not_the_address() -> None:
-    limiter = LoginThrottle(max_failures=2, window_seconds=60, per_address_factor=2,
-                           clock=Clock())
-    fail(limiter, "admin", "10.0.0.1")
-    fail(limiter, "eve", "10.0.0.1")
-    limiter.reserve("eve", "10.0.0.1").succeeded()  # eve's own account, right password
-    fail(limiter, "eve", "10.0.0.1")
-    fail(limiter, "admin", "10.0.0.1")
+async def test_success_forgives_the_user_but_not_the_address() -> None:
+    limiter = throttle(Clock(), 2, per_address_factor=2)
+    await fail(limiter, "admin", "10.0.0.1")
+    await fail(limiter, "eve", "10.0.0.1")
+    await (await limiter.reserve("eve", "10.0.0.1")).succeeded()  # eve's own account
+    await fail(limiter, "eve", "10.0.0.1")
+    await fail(limiter, "admin", "10.0.0.1")
     with pytest.raises(RateLimited):  # 4 failures from the address: logging in as eve
-        limiter.reserve("eve", "10.0.0.1")  # did not wipe the count for admin's guesses
+        await limiter.reserve("eve", "10.0.0.1")  # did not wipe the count for admin's guesses
 
 
 def test_ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() -> None:

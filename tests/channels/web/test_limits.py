@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from bot.app import create_app
 from bot.client_address import resolve
+from bot.ratelimit import MemoryStore
 from bot.services import Services
 from bot.storage import Message
-from channels.web.limits import MessageRateLimiter
+from channels.web.limits import WebChatLimits
 from tests.support.app import base_settings
 from tests.support.servers import LiveServer, free_port
 from tests.support.webchat import WebChatClient
@@ -143,16 +144,16 @@ def test_client_address_rules(peer: str | None, forwarded: list[str], expected: 
     assert resolve(peer, forwarded, TRUSTED) == expected
 
 
-def test_the_bucket_refills_at_the_rate() -> None:
+async def test_the_bucket_refills_at_the_rate() -> None:
     now = [0.0]
     clock: Callable[[], float] = lambda: now[0]
-    limiter = MessageRateLimiter(6, clock=clock)  # 6 a minute: one every 10 s after the burst
+    # 6 a minute: one every 10 s after the burst
+    limits = WebChatLimits(per_address=0, per_user=6, store=MemoryStore(clock=clock))
     for _ in range(6):
-        assert limiter.wait_seconds("k") == 0
-        limiter.consume("k")
-    assert limiter.wait_seconds("k") == pytest.approx(10.0)
+        assert await limits.admit("a", "k") == 0
+    assert await limits.admit("a", "k") == 10
     now[0] = 5.0
-    assert limiter.wait_seconds("k") == pytest.approx(5.0)
+    assert await limits.admit("a", "k") == 5
     now[0] = 10.0
-    assert limiter.wait_seconds("k") == 0
-    assert limiter.wait_seconds("other") == 0
+    assert await limits.admit("a", "k") == 0
+    assert await limits.admit("a", "other") == 0
