@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     environment: str = Field("development", validation_alias=_env("ABONENT_ENV"))
     host: str = Field("127.0.0.1", validation_alias=_env("ABONENT_HOST"))
     port: int = Field(8000, ge=1, le=65535, validation_alias=_env("ABONENT_PORT"))
+    # app processes `abonent run` starts on host:port (more than one needs PostgreSQL)
+    workers: int = Field(1, ge=1, le=64, validation_alias=_env("ABONENT_WORKERS"))
     log_level: str = Field("INFO", validation_alias=_env("ABONENT_LOG_LEVEL"))
     # may hold a password: read it with .get_secret_value(), never log it
     database_url: SecretStr = Field(
@@ -211,10 +213,18 @@ class Settings(BaseSettings):
 
     @field_validator("rasa_url")
     @classmethod
-    def _strip_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
+    def _rasa_urls(cls, value: str | None) -> str | None:
+        """One Rasa server or several, comma-separated (the client spreads requests over
+        them); each is checked and the bad one named."""
+        # imported here: the one parser of the list lives with the pool that uses it
+        from nlu.pool import parse_server_urls
+
+        if value is None or not value.replace(",", "").strip():
             return None
-        return value.strip().rstrip("/")
+        try:
+            return ",".join(parse_server_urls(value))
+        except ValueError as exc:
+            raise ValueError(f"RASA_URL: {exc}") from None
 
     @property
     def verification_ttls(self) -> dict[str, timedelta]:

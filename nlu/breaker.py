@@ -65,6 +65,20 @@ class CircuitBreaker:
             return 0.0
         return max(0.0, self._opened_at + self.reset_after - self._clock())
 
+    def would_allow(self) -> bool:
+        """What :meth:`allow` would answer now, without taking the half-open probe (a pool asks
+        every server's breaker before it picks one)."""
+        if self._state is BreakerState.CLOSED:
+            return True
+        if self._state is BreakerState.OPEN:
+            return self._timer_expired(self._opened_at)
+        return self._probe_started is None or self._timer_expired(self._probe_started)
+
+    def twin(self) -> CircuitBreaker:
+        """A new, closed breaker with the same threshold, reset time and clock: one per server
+        of a pool, so one dead server does not open the circuit for the others."""
+        return CircuitBreaker(self.failure_threshold, self.reset_after, self._clock)
+
     def allow(self) -> bool:
         """May a request go out now? In half-open, True only for the single probe."""
         if self._state is BreakerState.CLOSED:

@@ -1,4 +1,5 @@
-"""The app's way to Rasa: ``POST /model/parse`` over HTTP, with a cache, retries and a breaker.
+"""The app's way to Rasa: ``POST /model/parse`` over HTTP, with a cache, retries and breakers,
+to one Rasa server or to a pool of them (``RASA_URL`` with several URLs, comma-separated).
 
 ``NluClient.parse(text)`` returns an :class:`~nlu.results.NluResult`. What happens on the way:
 
@@ -10,6 +11,12 @@
    with exponential back-off and jitter; a 4xx or unreadable JSON raises
    :class:`~nlu.errors.NluBadResponse` at once; an open circuit breaker raises
    :class:`~nlu.errors.NluUnavailable` without touching the network;
+   with several servers (:mod:`nlu.pool`) each has its own breaker, a request goes to the one
+   with the fewest requests in flight (ties round-robin), a retry goes to a server not yet tried
+   for this request (back-off only when it must go back to one already tried), and each try
+   leaves time in the budget for the servers still untried, so a hanging server cannot eat it
+   all; a server with no model loaded (409) is routed around too; only when every breaker is
+   open does ``parse`` fail at once;
 5. all of it, the ``/status`` refresh, every request (each at most ``timeout`` seconds), retry
    and back-off, fits in one deadline of ``budget`` seconds (3 s by default), so a refused,
    hanging or failing Rasa costs a subscriber at most that long, and the breaker makes later
@@ -34,7 +41,9 @@ import logging
 import random
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import replace
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -43,9 +52,10 @@ from nlu.breaker import CircuitBreaker
 from nlu.cache import ParseCache
 from nlu.errors import NluBadResponse, NluError, NluUnavailable
 from nlu.lang import detect_language
+from nlu.pool import BreakerSource, ServerPool, Upstream, parse_server_urls
 from nlu.results import Entity, KeywordFallback, NluResult
 
-__all__ = ["NluClient"]
+__all__ = ["NluClient", "ServerState"]
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +86,19 @@ def _install_redaction() -> None:
             logger.addFilter(_REDACTOR)
 
 
+class ServerState(StrEnum):
+    """What one server answered a readiness probe (``GET /status``)."""
+
+    OK = "ok"
+    UNREACHABLE = "unreachable"
+    NO_MODEL = "no model loaded"
+    TOKEN_REFUSED = "token refused"
+    BAD_ANSWER = "unexpected answer"
+
+
 class NluClient:
-    """Parses texts through a Rasa server. Share one per process; it is safe for concurrent use."""
+    """Parses texts through Rasa (one server or a pool). Share one per process; it is safe for
+    concurrent use."""
 
     def __init__(
         self,
@@ -88,22 +109,25 @@ class NluClient:
         retries: int = 2,
         backoff: float = 0.2,
         timeout: float = 5.0,
-        breaker: CircuitBreaker | None = None,
+        breaker: BreakerSource = None,
         cache: ParseCache | None = None,
         model_id_ttl: float = 60.0,
         budget: float = DEFAULT_BUDGET,
         keywords: KeywordFallback | None = None,
     ) -> None:
-        """``timeout``: seconds per HTTP request; ``budget``: seconds one ``parse`` may spend on
-        Rasa in all, retries and back-off included; ``keywords``: the degraded mode's matcher
-        (None: ``parse`` only raises when Rasa cannot answer)."""
+        """``base_url``: one Rasa URL or several, comma-separated (ValueError names a bad one);
+        ``timeout``: seconds per HTTP request; ``budget``: seconds one ``parse`` may spend on
+        Rasa in all, retries and back-off included; ``breaker``: one breaker (the first server
+        uses it, every other server gets a twin), a factory called once per server, or None;
+        ``keywords``: the degraded mode's matcher (None: ``parse`` only raises when Rasa cannot
+        answer)."""
         self._http = http
-        self.base_url = base_url.rstrip("/")
+        self._pool = ServerPool(parse_server_urls(base_url), breaker)
+        self.base_url = ",".join(server.url for server in self._pool.servers)
         self._token = token or None
         self.retries = max(0, retries)
         self.backoff = backoff
         self.timeout = timeout
-        self.breaker = breaker
         self.cache = cache
         self.model_id_ttl = model_id_ttl
         self.budget = budget
@@ -125,7 +149,28 @@ class NluClient:
 
     def __repr__(self) -> str:
         token = "'***'" if self._token else "None"
-        return f"NluClient({self.base_url!r}, token={token})"
+        urls = ",".join(server.name for server in self._pool.servers)
+        return f"NluClient({urls!r}, token={token})"
+
+    @property
+    def servers(self) -> tuple[Upstream, ...]:
+        """The Rasa servers, in ``RASA_URL``'s order, each with its breaker."""
+        return self._pool.servers
+
+    @property
+    def breaker(self) -> CircuitBreaker | None:
+        """The first server's breaker (the only one with one server); see :attr:`servers`."""
+        return self._pool.servers[0].breaker
+
+    @property
+    def _where(self) -> str:
+        if len(self._pool) == 1:
+            return f"Rasa at {self._pool.servers[0].name}"
+        return f"the {len(self._pool)} Rasa servers ({self._names(self._pool.servers)})"
+
+    @staticmethod
+    def _names(servers: Iterable[Upstream]) -> str:
+        return ", ".join(server.name for server in servers)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -153,15 +198,15 @@ class NluClient:
             if hit is not None:
                 self.cache_hits += 1
                 return _rebase(hit, text, lang)
-        response = await self._send(
+        server, response = await self._send(
             "POST", "/model/parse", json_body={"text": text}, deadline=deadline
         )
-        payload = self._json(response, "/model/parse")
+        payload = self._json(response, "/model/parse", server)
         try:
             result = NluResult.from_rasa(payload, text=text, lang=lang, model_id=model_id)
         except ValueError as exc:
             raise NluBadResponse(
-                f"Rasa at {self.base_url} answered /model/parse with {exc}"
+                f"Rasa at {server.name} answered /model/parse with {exc}"
             ) from exc
         if self.cache is not None:
             self.cache.put(model_id, text, result)
@@ -177,24 +222,47 @@ class NluClient:
         return min(self.timeout, self.budget / 2)
 
     async def ready(self) -> bool:
-        """True when Rasa answers ``/status`` with 200 and a loaded model. One try, no breaker."""
+        """True when at least one server answers ``/status`` with 200 and a loaded model.
+        One try per server, all at once, no breaker."""
+        states = await self.check_servers()
+        return ServerState.OK in states.values()
+
+    async def check_servers(self) -> dict[str, ServerState]:
+        """Each server's answer to ``GET /status`` (one try each, all at once, no breaker),
+        by its URL as :attr:`Upstream.name` shows it, in ``RASA_URL``'s order."""
+        states = await asyncio.gather(*(self._probe(server) for server in self._pool.servers))
+        return {server.name: state for server, state in zip(self._pool.servers, states, strict=True)}
+
+    async def _probe(self, server: Upstream) -> ServerState:
         self.http_requests += 1
         try:
             response = await self._http.get(
-                self._url("/status"), params=self._params(), timeout=self._probe_timeout
+                server.url + "/status", params=self._params(), timeout=self._probe_timeout
             )
-            if response.status_code != 200:
-                return False
+        except httpx.HTTPError:
+            return ServerState.UNREACHABLE
+        if response.status_code in (401, 403):
+            return ServerState.TOKEN_REFUSED
+        if response.status_code == 409:
+            return ServerState.NO_MODEL
+        if response.status_code != 200:
+            return ServerState.BAD_ANSWER
+        try:
             self._remember_model_id(_model_id_from_status(response.json()))
-        except (httpx.HTTPError, TypeError, ValueError):
-            return False
-        return True
+        except (TypeError, ValueError):
+            return ServerState.BAD_ANSWER
+        return ServerState.OK
 
     async def version(self) -> str | None:
-        """Rasa's version from ``GET /version`` (needs no token), or None when unreachable."""
+        """Rasa's version from ``GET /version`` (needs no token) of the first server in
+        ``RASA_URL``'s order that answers, or None when none does."""
+        versions = await asyncio.gather(*(self._version(s) for s in self._pool.servers))
+        return next((version for version in versions if version is not None), None)
+
+    async def _version(self, server: Upstream) -> str | None:
         self.http_requests += 1
         try:
-            response = await self._http.get(self._url("/version"), timeout=self._probe_timeout)
+            response = await self._http.get(server.url + "/version", timeout=self._probe_timeout)
             if response.status_code != 200:
                 return None
             version = response.json().get("version")
@@ -228,7 +296,7 @@ class NluClient:
             if stale is not None:
                 return stale
             raise NluUnavailable(
-                f"Rasa at {self.base_url} did not answer /status in time; {_HOW_TO_START}"
+                f"{self._where} did not answer /status in time; {_HOW_TO_START}"
             ) from None
         try:
             if self._model_id_fresh():
@@ -243,16 +311,16 @@ class NluClient:
                 refresh_deadline = now + max(0.0, deadline - now) / 2
             try:
                 # With an old id to fall back on, one quick try is enough.
-                response = await self._send(
+                server, response = await self._send(
                     "GET", "/status", retries=0 if stale is not None else None,
                     deadline=refresh_deadline,
                 )
-                payload = self._json(response, "/status")
+                payload = self._json(response, "/status", server)
                 try:
                     model_id = _model_id_from_status(payload)
                 except (TypeError, ValueError) as exc:
                     raise NluBadResponse(
-                        f"Rasa at {self.base_url} answered /status with {exc}"
+                        f"Rasa at {server.name} answered /status with {exc}"
                     ) from exc
             except NluUnavailable as exc:
                 if stale is None:
@@ -265,9 +333,6 @@ class NluClient:
             self._model_lock.release()
 
     # -- HTTP ---------------------------------------------------------------------------------
-
-    def _url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
 
     def _params(self) -> dict[str, str]:
         return {"token": self._token} if self._token else {}
@@ -283,34 +348,46 @@ class NluClient:
         json_body: dict[str, Any] | None = None,
         retries: int | None = None,
         deadline: float | None = None,
-    ) -> httpx.Response:
-        """One logical request: retried on transport errors and 5xx, guarded by the breaker,
-        and over by ``deadline`` (the event loop's clock) whatever happens."""
+    ) -> tuple[Upstream, httpx.Response]:
+        """One logical request and the server that answered it: retried on transport errors,
+        timeouts and 5xx on the next server not yet tried (on the same one, after a back-off,
+        only when no other can take it), each server guarded by its breaker, and over by
+        ``deadline`` (the event loop's clock) whatever happens."""
         loop = asyncio.get_running_loop()
         attempts = (self.retries if retries is None else retries) + 1
-        problem = "no attempt made"
-        made = 0
-        for attempt in range(attempts):
+        failed: dict[Upstream, str] = {}  # server -> what went wrong there, this request
+        out_of_time = False
+        made = backoffs = 0
+        while made < attempts:
+            following = self._pool.peek(failed) if made else None
+            if following is not None and following in failed:
+                # every server that could take it has failed already: back off before going back
+                delay = self._delay(backoffs)
+                backoffs += 1
+                if deadline is not None and loop.time() + delay >= deadline:
+                    break  # no time left for another try
+                await asyncio.sleep(delay)
             timeout = self.timeout
             if deadline is not None:
-                timeout = min(timeout, deadline - loop.time())
-                if timeout <= 0:  # checked first: a half-open breaker's probe is not wasted
-                    problem = "out of time"
+                left = deadline - loop.time()
+                if left <= 0:  # checked first: a half-open breaker's probe is not wasted
+                    out_of_time = True
                     break
-            if self.breaker is not None and not self.breaker.allow():
-                raise NluUnavailable(
-                    f"Rasa at {self.base_url} failed repeatedly; not trying again for "
-                    f"{self.breaker.retry_in():.0f} s (circuit open). Is it running? "
-                    f"{_HOW_TO_START}"
-                )
+                # leave time for the servers still untried: a hanging one must not take it all
+                untried = self._pool.untried_available(failed)
+                timeout = min(timeout, left / max(1, min(attempts - made, untried)))
+            server = self._pool.take(failed)
+            if server is None:
+                raise NluUnavailable(self._all_open(path, failed))
             made += 1
+            self.http_requests += 1
+            server.in_flight += 1
             try:
-                self.http_requests += 1
                 # httpx's timeout is per phase (connect, read...); the outer one bounds the sum.
                 async with asyncio.timeout(timeout):
                     response = await self._http.request(
                         method,
-                        self._url(path),
+                        server.url + path,
                         params=self._params(),
                         json=json_body,
                         timeout=timeout,
@@ -320,28 +397,66 @@ class NluClient:
             except httpx.TransportError as exc:
                 problem = f"{type(exc).__name__}: {_redact(str(exc)) or 'connection failed'}"
             else:
-                if response.status_code < 500:
-                    if self.breaker is not None:
-                        self.breaker.record_success()
-                    return self._check_status(response, path)
-                problem = f"HTTP {response.status_code}"
-            if self.breaker is not None:
-                self.breaker.record_failure()
-            if attempt + 1 < attempts:
-                delay = self._delay(attempt)
-                if deadline is not None and loop.time() + delay >= deadline:
-                    break  # no time left for another try
-                await asyncio.sleep(delay)
-        raise NluUnavailable(
-            f"cannot reach Rasa at {self.base_url}{path} after {made} attempt(s) "
-            f"({problem}); {_HOW_TO_START}"
+                status = response.status_code
+                if status < 500 and status != 409:
+                    server.record(ok=True)
+                    return server, self._check_status(response, path, server)
+                problem = f"HTTP {status}"
+                if status == 409:
+                    # this server has no model; another one may (a pool mid-deploy)
+                    server.record(ok=False)
+                    failed.pop(server, None)
+                    failed[server] = "no model loaded (HTTP 409)"
+                    if not self._pool.untried_available(failed):
+                        self._check_status(response, path, server)  # raises, saying what to do
+                    continue
+            finally:
+                server.in_flight -= 1
+            server.record(ok=False)
+            failed.pop(server, None)  # re-inserted: the message lists servers by last failure
+            failed[server] = problem
+        raise NluUnavailable(self._unreachable(path, made, failed, out_of_time))
+
+    def _unreachable(
+        self, path: str, made: int, failed: dict[Upstream, str], out_of_time: bool
+    ) -> str:
+        problems = [*failed.values()] if len(self._pool) == 1 else [
+            f"{server.name}: {problem}" for server, problem in failed.items()
+        ]
+        if out_of_time or not problems:
+            problems.append("out of time")
+        skipped = [s for s in self._pool.servers if s not in failed and not s.would_allow()]
+        if skipped:
+            problems.append(f"circuit open: {self._names(skipped)}")
+        where = (
+            f"Rasa at {self._pool.servers[0].name}{path}" if len(self._pool) == 1
+            else f"any of the {len(self._pool)} Rasa servers for {path}"
+        )
+        return (
+            f"cannot reach {where} after {made} attempt(s) ({'; '.join(problems)}); "
+            f"{_HOW_TO_START}"
         )
 
-    def _check_status(self, response: httpx.Response, path: str) -> httpx.Response:
+    def _all_open(self, path: str, failed: dict[Upstream, str]) -> str:
+        """Every breaker is open: which servers, when they will be tried again, and what went
+        wrong with those tried for this very request."""
+        waits = [
+            f"{server.name} (again in {server.breaker.retry_in():.0f} s)"
+            for server in self._pool.servers if server.breaker is not None
+        ]
+        now = "; ".join(f"{server.name}{path}: {problem}" for server, problem in failed.items())
+        return (
+            f"Rasa failed repeatedly at {', '.join(waits)}: not trying again until then "
+            f"(circuit open){'; just now ' + now if now else ''}. Is it running? {_HOW_TO_START}"
+        )
+
+    def _check_status(
+        self, response: httpx.Response, path: str, server: Upstream
+    ) -> httpx.Response:
         status = response.status_code
         if status < 400:
             return response
-        where = f"Rasa at {self.base_url}{path}"
+        where = f"Rasa at {server.name}{path}"
         if status in (401, 403):
             hint = "" if self._token else " (no token was given)"
             raise NluBadResponse(
@@ -361,12 +476,12 @@ class NluClient:
         body = _redact(response.text[:200])
         raise NluBadResponse(f"{where} rejected the request (HTTP {status}): {body}")
 
-    def _json(self, response: httpx.Response, path: str) -> Any:
+    def _json(self, response: httpx.Response, path: str, server: Upstream) -> Any:
         try:
             return response.json()
         except ValueError as exc:
             raise NluBadResponse(
-                f"Rasa at {self.base_url}{path} answered with something that is not JSON: "
+                f"Rasa at {server.name}{path} answered with something that is not JSON: "
                 f"{_redact(response.text[:200])!r}"
             ) from exc
 

@@ -13,6 +13,7 @@ runs: ``fail_next(n, status)``, ``drop_next(n)`` (close the connection mid-answe
 (seconds before answering; with ``serial`` one request at a time, like Rasa's single CPU-bound
 worker), ``answer(...)`` / ``answer_fallback(...)`` (what to predict, per text
 or by default), ``model_id`` / ``model_loaded``, and the request log (``count(path)``).
+``stop()`` then ``restart()`` takes it down and brings it back on the same URL.
 
 It runs uvicorn in a daemon thread, so a test's event loop is never blocked by the server's
 sleeping, and a plain script (``bench/bench_nlu.py --fake``) can use it too::
@@ -181,10 +182,11 @@ class FakeRasa:
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> Self:
+    def start(self, port: int = 0) -> Self:
+        """Start listening, on ``port`` if given (else a free one)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))
         port = sock.getsockname()[1]
         logging.getLogger("uvicorn.error").addFilter(_quiet)
         config = uvicorn.Config(
@@ -213,6 +215,13 @@ class FakeRasa:
             self._server.should_exit = True
             self._thread.join(timeout=5)
         self._server = self._thread = None
+
+    def restart(self) -> Self:
+        """Come back on the same URL after :meth:`stop` (a Rasa server restarted)."""
+        if not self.url:
+            raise RuntimeError("restart() needs a server that was started once")
+        self.stop()
+        return self.start(int(self.url.rsplit(":", 1)[1]))
 
     def __enter__(self) -> Self:
         return self.start()
