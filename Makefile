@@ -16,7 +16,7 @@ help:
 	@echo "make run    - set up (environments, database, NLU model) and start the bot on http://127.0.0.1:8000"
 	@echo "make test   - set up and run the whole test suite (TEST_DATABASE_URL adds PostgreSQL)"
 	@echo "make eval   - NLU evaluation: public held-out set + Rasa cross-validation"
-	@echo "make bench  - benchmarks (NLU client with and without cache)"
+	@echo "make bench  - benchmarks: Abonent vs Rasa's own full stack (table in bench-results/), NLU client"
 	@echo "make stress - long fault runs: kill -9 under load (SQLite, PostgreSQL), API fuzzing"
 	@echo "make lint   - ruff and mypy (strict)"
 
@@ -82,9 +82,12 @@ eval: setup
 	fi
 	$(BIN)/python scripts/cross_validate.py
 
+# Abonent vs Rasa's own full stack (bench/run.py; PostgreSQL from BENCH_POSTGRES_URL, skipped when
+# unreachable): table on stdout and in bench-results/. BENCH_ARGS=--quick for a short run.
 bench: setup
 	$(BIN)/python bench/bench_nlu.py --fake
 	$(BIN)/python bench/bench_nlu.py --local
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Long fault runs (kill -9 loops, large fuzz budgets): not part of `make test`.
 stress: setup
