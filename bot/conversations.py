@@ -5,49 +5,54 @@
 keeps failing is marked failed and handed to a person, so it never blocks the ones after it).
 Channels that must acknowledge a delivery (Telegram offsets, webhooks) call ``accept`` first,
 acknowledge, then ``process``; whatever a crash leaves unprocessed is handled by ``recover`` at
-the next start.
+the next start. ``receive`` (the web chat, whose answer is the HTTP response) does both in ONE
+transaction when nothing older of the conversation waits: the NLU parse happens before it
+opens, and the answer returned is the one just stored.
+
+What is decided for a message is :mod:`bot.turns`'s; the rows it reads and writes are
+:mod:`bot.conversation_rows`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import Exists, exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import failpoints
-from bot.customers import VerifiedVia, link_phone
+from bot.conversation_rows import (
+    conversation_key,
+    decisive,
+    identity_key,
+    inbound_row,
+    new_conversation,
+    open_conversation,
+    open_one,
+    outbound_of,
+    thread_key,
+    turn_of,
+    unanswered,
+)
 from bot.failed_messages import FailedMessages, frames_of
 from bot.handoff_contract import AGENT_STATES, HandoffHooks
 from bot.locks import ConversationLocks, KeyedLocks
-from bot.messages import NO_REPLY, THREAD, InboundMessage, OutboundMessage, utcnow
+from bot.messages import NO_REPLY, InboundMessage
 from bot.notify import Notifier
-from bot.outbox import enqueue_reply
 from bot.personal import PersonalData
-from bot.personal_policy import TAKES_A_NUMBER, Need, NeedAccount, PersonalFacts
-from bot.policy import (
-    ConversationView,
-    Decision,
-    DialoguePolicy,
-    Turn,
-    parse_payload,
-)
-from bot.storage import Conversation, ConversationState, Customer, Database, Identity, Message
-from bot.verification import Event, audit, extract_code
+from bot.personal_policy import NeedAccount, PersonalFacts
+from bot.policy import DialoguePolicy, Turn
+from bot.storage import Conversation, Database, Identity, Message
+from bot.turns import CONTACT_CHANNELS, StoredReply, Turns, holds_secret
 from knowledge_base import KnowledgeBase
-from nlu import NluClient, NluError, NluResult
-from nlu.cache import ParseCache
-from nlu.languages import DEFAULT_LANG
+from nlu import NluClient, NluResult
+
+__all__ = ["Accepted", "Conversations", "Received", "StoredReply"]
 
 DEFAULT_MAX_ATTEMPTS = 3
-CONTACT_CHANNELS = frozenset({"telegram"})  # shared contacts the platform proves are the user's
-PENDING = "pending"  # conversations.context: a personal question waiting for a verification
-REDACTED_CODE = "••••••"  # what the transcript keeps of a message that held a one-time code
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +62,6 @@ class Accepted:
     message_id: int
     conversation_id: str
     duplicate: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StoredReply:
-    id: int
-    message: OutboundMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,25 +109,17 @@ class Conversations:
     ) -> None:
         """``kb`` gives the ``processing_failed`` phrase; ``max_attempts`` is how many failed
         passes a message gets before it is marked failed (Settings.processing_max_attempts);
-        ``personal``: billing and verification (without it nobody is verified by code and
-        personal questions get the general articles); ``contact_channels``: the channels whose
-        shared contacts the platform proves (Telegram); ``pulled_channels``: channels whose
-        replies are delivered by being stored (the web chat's page reads them), so their
-        outbox rows are written as sent and cost the sender nothing."""
+        the rest is the turns' (:class:`bot.turns.Turns`)."""
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._db = db
-        self._nlu = nlu
-        self._policy = policy
-        self._handoff = handoff
+        self._turns = Turns(nlu, policy, handoff, personal=personal,
+                            contact_channels=contact_channels, pulled_channels=pulled_channels)
         self._notifier = notifier
         self._max_attempts = max_attempts
         self._failures = FailedMessages(db, kb, handoff, notifier)
         self._identity_locks = KeyedLocks()
         self._locks = ConversationLocks(db)
-        self._personal = personal
-        self._contact_channels = contact_channels
-        self._pulled = pulled_channels
 
     # -- the public surface ----------------------------------------------------------------
 
@@ -168,17 +159,17 @@ class Conversations:
         """Store the message (once). Safe to call again with the same channel message id from
         the same sender: the id only has to be unique per sender (identity), not per channel.
         ``attempts``: failed passes it already had (counted towards giving up)."""
-        key = _identity_key(inbound)
+        key = identity_key(inbound)
         async with self._identity_locks.hold(key):
             existing = await self._find_inbound(inbound)
             if existing is not None:
                 return existing
             try:
                 async with self._db.transaction() as session:
-                    conversation, _identity, _created = await self._open_conversation(
+                    conversation, _identity, _created = await open_conversation(
                         session, inbound
                     )
-                    stored = _inbound_row(conversation, inbound, attempts=attempts)
+                    stored = inbound_row(conversation, inbound, attempts=attempts)
                     session.add(stored)
                     await session.flush()
                     accepted = Accepted(stored.id, conversation.id, duplicate=False)
@@ -199,7 +190,7 @@ class Conversations:
         handled: one poison message never wedges a conversation. An error that cannot even be
         counted (the database is down) propagates; the recovery sweep retries later.
         """
-        async with self._locks.hold(_conversation_key(conversation_id)):
+        async with self._locks.hold(conversation_key(conversation_id)):
             while True:
                 async with self._db.sessions() as session:
                     pending = await session.scalar(
@@ -287,7 +278,7 @@ class Conversations:
                 .order_by(Conversation.created_at.desc(), Conversation.id.desc())
                 .limit(1)
             )
-        return [StoredReply(row.id, _outbound(row)) for row in rows], state
+        return [StoredReply(row.id, outbound_of(row)) for row in rows], state
 
     # -- internals -------------------------------------------------------------------------
 
@@ -307,64 +298,6 @@ class Conversations:
             ).first()
         return Accepted(row.id, row.conversation_id, duplicate=True) if row else None
 
-    async def _open_conversation(
-        self, session: AsyncSession, inbound: InboundMessage
-    ) -> tuple[Conversation, Identity, bool]:
-        """The conversation this message joins (and its identity), made when there is none;
-        ``True`` when made now."""
-        identity = await session.scalar(
-            select(Identity)
-            .where(
-                Identity.channel == inbound.channel,
-                Identity.channel_user_id == inbound.channel_user_id,
-            )
-            # one writer per identity (PostgreSQL): two first messages of a returning
-            # subscriber on two replicas never open two conversations
-            .with_for_update()
-        )
-        if identity is None:
-            customer = Customer(lang=inbound.lang)
-            session.add(customer)
-            await session.flush()
-            identity = Identity(
-                customer_id=customer.id,
-                channel=inbound.channel,
-                channel_user_id=inbound.channel_user_id,
-                address=inbound.reply_address,
-                display_name=inbound.display_name,
-            )
-            session.add(identity)
-            await session.flush()
-            latest = None
-        else:
-            if inbound.reply_address != identity.address:
-                identity.address = inbound.reply_address
-            if inbound.display_name and inbound.display_name != identity.display_name:
-                identity.display_name = inbound.display_name  # renamed, or unknown at first
-            if identity.blocked_at is not None:  # they wrote again, so they unblocked the bot
-                identity.blocked_at = None
-            latest = await _open_one(session, identity.id, _thread_key(inbound), lock=True)
-        if inbound.contact is not None and inbound.contact.verified:
-            await link_phone(session, identity.id, inbound.contact.phone, via=VerifiedVia.CONTACT,
-                             now=utcnow())
-            audit(session, identity.id, inbound.contact.phone, Event.CONTACT)
-        if latest is not None:
-            return latest, identity, False
-        conversation = Conversation(
-            id=uuid.uuid4().hex,
-            customer_id=identity.customer_id,
-            identity_id=identity.id,
-            channel=inbound.channel,
-            state=ConversationState.BOT,
-            lang=inbound.lang,
-            misunderstandings=0,
-            context={},
-            thread_key=_thread_key(inbound),
-        )
-        session.add(conversation)
-        await session.flush()
-        return conversation, identity, True
-
     # -- one transaction for a message: the lean path of ``receive`` -------------------------
 
     async def _answer_at_once(self, inbound: InboundMessage) -> Received | None:
@@ -372,7 +305,7 @@ class Conversations:
         message must take the two-step path instead (nothing of it is stored then)."""
         if inbound.metadata.get(NO_REPLY):
             return None
-        key = _identity_key(inbound)
+        key = identity_key(inbound)
         async with self._identity_locks.hold(key):
             seen = await self._snapshot(inbound)
             if seen is None or seen.waiting:
@@ -389,22 +322,22 @@ class Conversations:
 
     async def _answer_now(self, inbound: InboundMessage,
                           seen: _Snapshot) -> Received | None:
-        probe = seen.conversation or _new_conversation(inbound)
-        turn = _turn_of(_inbound_row(probe, inbound))
+        probe = seen.conversation or new_conversation(inbound)
+        turn = turn_of(inbound_row(probe, inbound))
         nlu: NluResult | None = None
         facts: PersonalFacts | None = None
         if probe.state not in AGENT_STATES:
-            if not _holds_secret(probe, inbound.text):
-                nlu = await self._understand(probe, turn)
-            if self._personal is not None and (seen.identity is not None
+            if not holds_secret(probe, inbound.text):
+                nlu = await self._turns.understand(probe, turn)
+            if self._turns.personal is not None and (seen.identity is not None
                                                or inbound.contact is not None):
                 if seen.identity is None:
                     return None  # a shared contact verifies a new identity: two steps
-                need, phone = await self._need(probe, seen.identity, turn, nlu)
+                need, phone = await self._turns.need(probe, seen.identity, turn, nlu)
                 if need is not None and not isinstance(need, NeedAccount):
                     return None  # codes, roaming, logout act outside: never twice
                 if need is not None:
-                    facts = await self._personal.gather(
+                    facts = await self._turns.personal.gather(
                         need, identity_id=seen.identity.id, phone=phone, text=inbound.text
                     )
         return await self._store_answer(inbound, seen, turn, nlu, facts)
@@ -428,9 +361,9 @@ class Conversations:
             )
             if seen is not None:
                 return None
-            conversation = await _open_one(session, identity.id, _thread_key(inbound))
+            conversation = await open_one(session, identity.id, thread_key(inbound))
             waiting = conversation is not None and bool(
-                await session.scalar(select(_unanswered(conversation.id)))
+                await session.scalar(select(unanswered(conversation.id)))
             )
         return _Snapshot(identity, conversation, waiting)
 
@@ -443,27 +376,27 @@ class Conversations:
         facts: PersonalFacts | None,
     ) -> Received:
         before = seen.conversation
-        conversation_lock = (self._locks.local(_conversation_key(before.id))
+        conversation_lock = (self._locks.local(conversation_key(before.id))
                              if before is not None else contextlib.nullcontext())
         # Across processes the rows order this: the identity and the open conversation are
         # read FOR UPDATE, as accept() and process() read them, and an older message still
         # unanswered sends this one the two-step way.
         async with conversation_lock, self._db.transaction() as session:
-            convo, identity, created = await self._open_conversation(session, inbound)
+            convo, identity, created = await open_conversation(session, inbound)
             if before is None:
                 if not created:
                     raise _Changed
-            elif (convo.id != before.id or _decisive(convo) != _decisive(before)
-                  or await session.scalar(select(_unanswered(convo.id)))):
+            elif (convo.id != before.id or decisive(convo) != decisive(before)
+                  or await session.scalar(select(unanswered(convo.id)))):
                 raise _Changed
             if seen.identity is not None and (
                 identity.verified_phone, identity.verified_at
             ) != (seen.identity.verified_phone, seen.identity.verified_at):
                 raise _Changed  # the facts were gathered for another verification
-            message = _inbound_row(convo, inbound)
+            message = inbound_row(convo, inbound)
             session.add(message)
             await session.flush()
-            replies = await self._handle(session, convo, identity, message, turn, nlu, facts)
+            replies = await self._turns.handle(session, convo, identity, message, turn, nlu, facts)
             state = convo.state
         self._published(replies, inbound.channel)
         failpoints.hit(failpoints.AFTER_ANSWER_STORED)
@@ -473,13 +406,13 @@ class Conversations:
     async def _process_one(
         self, conversation: Conversation, identity: Identity, message: Message
     ) -> None:
-        turn = _turn_of(message)
+        turn = turn_of(message)
         nlu: NluResult | None = None
         facts: PersonalFacts | None = None
         if conversation.state not in AGENT_STATES:
-            if not _holds_secret(conversation, message.text):  # a code is never parsed
-                nlu = await self._understand(conversation, turn)
-            facts = await self._gather(conversation, identity, turn, nlu, message.text)
+            if not holds_secret(conversation, message.text):  # a code is never parsed
+                nlu = await self._turns.understand(conversation, turn)
+            facts = await self._turns.gather(conversation, identity, turn, nlu, message.text)
         async with self._db.transaction() as session:
             fresh = await session.get(Message, message.id, with_for_update=True)
             convo = await session.get(Conversation, conversation.id, with_for_update=True)
@@ -487,136 +420,13 @@ class Conversations:
                 return
             current = await session.get(Identity, convo.identity_id)
             assert current is not None
-            replies = await self._handle(session, convo, current, fresh, turn, nlu, facts)
+            replies = await self._turns.handle(session, convo, current, fresh, turn, nlu, facts)
         self._published(replies, conversation.channel)
-
-    async def _handle(
-        self,
-        session: AsyncSession,
-        convo: Conversation,
-        identity: Identity,
-        message: Message,
-        turn: Turn,
-        nlu: NluResult | None,
-        facts: PersonalFacts | None,
-    ) -> list[StoredReply]:
-        """Decide (the handoff first, then the policy) and store the replies and their outbox
-        rows; the caller owns the transaction."""
-        view = self._view(convo, identity)
-        lang = self._policy.language(view, turn, nlu)  # decided once, for both below
-        replies = await self._handoff.intercept(session, convo, message, nlu=nlu, lang=lang)
-        if replies is None:
-            replies = await self._decide(session, convo, message, view, turn, nlu, facts)
-        elif nlu is not None:
-            _record_nlu(message, nlu)
-        delivered = convo.channel in self._pulled
-        stored = []
-        for reply in replies:
-            reply_id = await enqueue_reply(
-                session, conversation=convo, address=identity.address, message=reply,
-                reply_to_id=message.id, delivered=delivered,
-            )
-            stored.append(StoredReply(reply_id, reply))
-        now = utcnow()
-        message.processed_at = now
-        convo.updated_at = now
-        return stored
 
     def _published(self, replies: list[StoredReply], channel: str) -> None:
         self._notifier.messages.publish()
-        if replies and channel not in self._pulled:  # pulled replies need no sender
+        if replies and channel not in self._turns.pulled:  # pulled replies need no sender
             self._notifier.outbox.publish()
-
-    async def _understand(self, conversation: Conversation, turn: Turn) -> NluResult | None:
-        lang = turn.lang_hint or conversation.lang or DEFAULT_LANG
-        if turn.payload:
-            parsed = parse_payload(turn.payload, lang)
-            if parsed is not None:
-                return parsed
-            turn_text = turn.payload
-        else:
-            turn_text = turn.text
-        if not turn_text.strip() or turn.command:
-            return None
-        try:
-            return await self._nlu.parse(turn_text, lang_hint=turn.lang_hint)
-        except NluError as exc:
-            log.warning("NLU unavailable for conversation %s: %s", conversation.id, exc)
-            return None
-
-    async def _decide(
-        self,
-        session: AsyncSession,
-        convo: Conversation,
-        message: Message,
-        view: ConversationView,
-        turn: Turn,
-        nlu: NluResult | None,
-        facts: PersonalFacts | None,
-    ) -> list[OutboundMessage]:
-        decision = self._policy.decide(view, turn, nlu, facts)
-        if nlu is not None:
-            _record_nlu(message, nlu)
-        message.lang = decision.lang
-        if decision.redact_text:
-            message.text = REDACTED_CODE
-        return await self._apply(session, convo, decision)
-
-    async def _apply(
-        self, session: AsyncSession, convo: Conversation, decision: Decision
-    ) -> list[OutboundMessage]:
-        convo.lang = decision.lang
-        convo.misunderstandings = decision.misunderstandings
-        convo.awaiting = decision.awaiting
-        if (convo.context or {}).get(PENDING) != decision.pending:
-            convo.context = {**(convo.context or {}), PENDING: decision.pending}
-        if convo.state == ConversationState.CLOSED:  # a late answer (e.g. a rating) reopens nothing
-            convo.awaiting = None
-        replies = list(decision.replies)
-        if decision.escalate:
-            replies += await self._handoff.escalate(
-                session, convo, reason=decision.escalate, lang=decision.lang
-            )
-        return replies
-
-    async def _gather(self, conversation: Conversation, identity: Identity, turn: Turn,
-                      nlu: NluResult | None, text: str) -> PersonalFacts | None:
-        """Before the transaction: end a lapsed verification, then fetch what the turn needs
-        (billing, SMS) so no outside call holds the database."""
-        if self._personal is None:
-            return None
-        need, phone = await self._need(conversation, identity, turn, nlu)
-        if need is None:
-            return None
-        return await self._personal.gather(need, identity_id=identity.id, phone=phone, text=text)
-
-    async def _need(self, conversation: Conversation, identity: Identity, turn: Turn,
-                    nlu: NluResult | None) -> tuple[Need | None, str | None]:
-        """What the turn needs from outside, and the identity's current verified number (a
-        lapsed verification ends here)."""
-        assert self._personal is not None
-        phone = await self._personal.current_phone(
-            identity.id, identity.channel, identity.verified_phone, identity.verified_at
-        )
-        view = replace(self._view(conversation, identity), verified_phone=phone)
-        return self._policy.needs(view, turn, nlu), phone
-
-    def _view(self, convo: Conversation, identity: Identity) -> ConversationView:
-        phone = identity.verified_phone
-        if phone is not None and self._personal is not None:
-            verified_at = identity.verified_at
-            if verified_at is None or not self._personal.is_current(identity.channel,
-                                                                    verified_at):
-                phone = None  # lapsed: ended for good before the next answer
-        return ConversationView(
-            state=convo.state,
-            lang=convo.lang or DEFAULT_LANG,
-            misunderstandings=convo.misunderstandings,
-            awaiting=convo.awaiting,
-            verified_phone=phone,
-            pending=(convo.context or {}).get(PENDING),
-            can_share_contact=convo.channel in self._contact_channels,
-        )
 
     async def _replies_to(self, session: AsyncSession, message_id: int) -> tuple[StoredReply, ...]:
         rows = (
@@ -624,126 +434,6 @@ class Conversations:
                 select(Message).where(Message.reply_to_id == message_id).order_by(Message.id)
             )
         ).all()
-        return tuple(StoredReply(row.id, _outbound(row)) for row in rows)
+        return tuple(StoredReply(row.id, outbound_of(row)) for row in rows)
 
 
-def _identity_key(inbound: InboundMessage) -> str:
-    return f"identity:{inbound.channel}:{inbound.channel_user_id}"
-
-
-def _conversation_key(conversation_id: str) -> str:
-    return f"conversation:{conversation_id}"
-
-
-def _inbound_row(conversation: Conversation, inbound: InboundMessage, *,
-                 attempts: int = 0) -> Message:
-    return Message(
-        conversation_id=conversation.id,
-        identity_id=conversation.identity_id,
-        direction="in",
-        sender="subscriber",
-        channel=inbound.channel,
-        channel_message_id=inbound.channel_message_id,
-        text=inbound.text,
-        payload=inbound.payload,
-        attachments={"kinds": list(inbound.attachments)} if inbound.attachments else None,
-        meta=_json_safe(inbound),
-        lang=inbound.lang,
-        created_at=inbound.received_at,
-        # kept for the transcript, never answered (a mail loop, a bounce)
-        processed_at=utcnow() if inbound.metadata.get(NO_REPLY) else None,
-        attempts=attempts,
-    )
-
-
-def _turn_of(message: Message) -> Turn:
-    return Turn(
-        text=message.text,
-        payload=message.payload,
-        attachments=tuple((message.attachments or {}).get("kinds", ())),
-        lang_hint=message.lang,
-        contact_verified=(message.meta or {}).get("contact_verified"),
-    )
-
-
-def _new_conversation(inbound: InboundMessage) -> Conversation:
-    """What a first message meets (never stored: the transaction makes the real one)."""
-    return Conversation(channel=inbound.channel, state=ConversationState.BOT, lang=inbound.lang,
-                        misunderstandings=0, awaiting=None, context={})
-
-
-async def _open_one(session: AsyncSession, identity_id: int, thread: str | None, *,
-                    lock: bool = False) -> Conversation | None:
-    """The identity's latest conversation in this thread, unless it is over (closed and not
-    waiting for an answer such as a rating). ``lock``: FOR UPDATE (PostgreSQL)."""
-    query = (
-        select(Conversation)
-        .where(Conversation.identity_id == identity_id)
-        .where(Conversation.thread_key == thread if thread is not None
-               else Conversation.thread_key.is_(None))
-        .order_by(Conversation.created_at.desc(), Conversation.id.desc())
-        .limit(1)
-    )
-    latest = await session.scalar(query.with_for_update() if lock else query)
-    if latest is not None and (latest.state != ConversationState.CLOSED or latest.awaiting):
-        return latest
-    return None
-
-
-def _unanswered(conversation_id: str) -> Exists:
-    return exists().where(
-        Message.conversation_id == conversation_id,
-        Message.direction == "in",
-        Message.processed_at.is_(None),
-    )
-
-
-def _decisive(conversation: Conversation) -> tuple[object, ...]:
-    """What the NLU call and the gathered facts were based on."""
-    return (conversation.state, conversation.awaiting, conversation.lang,
-            conversation.misunderstandings, conversation.context)
-
-
-def _holds_secret(conversation: Conversation, text: str) -> bool:
-    """While a number or a code is awaited, a message with one in it is not sent to the NLU
-    at all (it is the verification's, and it is personal)."""
-    return conversation.awaiting in TAKES_A_NUMBER and (
-        extract_code(text) is not None or not ParseCache.keeps(text)
-    )
-
-
-def _record_nlu(message: Message, nlu: NluResult) -> None:
-    message.nlu = nlu.to_dict()
-    message.intent = nlu.intent
-    message.confidence = nlu.confidence
-
-
-def _outbound(row: Message) -> OutboundMessage:
-    buttons = row.buttons or {}
-    return OutboundMessage.from_dict(
-        {
-            "text": row.text,
-            "buttons": buttons.get("items", []),
-            "request_phone": buttons.get("request_phone", False),
-            "sender": row.sender,
-            "metadata": row.meta or {},
-        }
-    )
-
-
-def _thread_key(inbound: InboundMessage) -> str | None:
-    thread = inbound.metadata.get(THREAD)
-    return str(thread)[:255] if thread else None
-
-
-def _json_safe(inbound: InboundMessage) -> dict[str, Any] | None:
-    meta: dict[str, Any] = {}
-    for key, value in inbound.metadata.items():
-        if isinstance(value, str | int | float | bool) or value is None:
-            meta[str(key)] = value
-    if inbound.contact is not None:
-        meta["contact_phone"] = inbound.contact.phone
-        meta["contact_verified"] = inbound.contact.verified
-    if inbound.display_name:
-        meta["display_name"] = inbound.display_name
-    return meta or None
