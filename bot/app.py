@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse
 from bot import health
 from bot.config import Settings, get_settings
 from bot.http_guard import BodyLimit, SecurityHeaders
-from bot.ratelimit import build_limit_store
 from bot.services import build_services
 from channels.web.api import router as webchat_router
 from channels.web.limits import WebChatLimits
@@ -50,9 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.conversations = services.conversations
     app.state.notifier = services.notifier
     app.state.extensions = services.extensions
-    app.state.webchat_limits = WebChatLimits.from_settings(
-        settings, build_limit_store(settings, services.db)
-    )
+    app.state.webchat_limits = WebChatLimits.from_settings(settings, services.limits)
     app.state.webchat_sessions = WebChatSessions(services.db)
     # the last added runs first: headers go on everything, the 413 included
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -12,8 +12,6 @@ from bot.config import Settings, get_settings
 from bot.runtime import nlu_settings
 from nlu.languages import LANGUAGES
 
-SHUTDOWN_GRACE_SECONDS = 5
-
 
 def register(subparsers: Any) -> None:
     run = subparsers.add_parser("run", help="start the app (and a local Rasa unless RASA_URL is set)")
@@ -47,6 +45,8 @@ def _run(args: argparse.Namespace) -> int:
     from bot.app import create_app
 
     settings = _settings(args)
+    if settings.workers > 1:
+        return _run_workers(settings)
 
     async def main(stop: shutdown.GracefulStop) -> None:
         async with nlu_settings(settings) as ready:
@@ -54,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
             config = uvicorn.Config(
                 app, host=ready.host, port=ready.port, log_level=ready.log_level.lower(),
                 # open long polls (web chat pages, the desk's events) must not hold a stop
-                timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+                timeout_graceful_shutdown=shutdown.GRACE_SECONDS,
             )
             server = shutdown.uvicorn_server(config)
             print(f"Abonent is up: open the web chat at http://{ready.host}:{ready.port}/",
@@ -63,6 +63,29 @@ def _run(args: argparse.Namespace) -> int:
                 await server.serve()
 
     # SIGTERM/SIGINT shut uvicorn down, then the local Rasa: see bot/shutdown.py
+    return shutdown.run(main)
+
+
+def _run_workers(settings: Settings) -> int:
+    """ABONENT_WORKERS=N (PostgreSQL only): one Rasa, N app processes on one port."""
+    from bot import shutdown
+    from bot.workers import WorkersError, bind, check_workers, serve_workers
+
+    try:
+        check_workers(settings)
+        sock = bind(settings.host, settings.port)  # before Rasa's 40 s: a busy port fails now
+    except WorkersError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    async def main(_stop: shutdown.GracefulStop) -> int:
+        with sock:
+            async with nlu_settings(settings) as ready:
+                print(f"Abonent is up with {ready.workers} workers: open the web chat at "
+                      f"http://{ready.host}:{ready.port}/", flush=True)
+                # a stop signal cancels this: the workers stop, then the local Rasa
+                return await serve_workers(ready, sock)
+
     return shutdown.run(main)
 
 

@@ -23,11 +23,14 @@ from bot.config import Settings
 from bot.conversations import Conversations
 from bot.extensions import BackgroundLoop, ChannelExtension, Extension
 from bot.handoff_contract import HandoffHooks
+from bot.leader import LeaderElection, split_loops
 from bot.notify import Notifier
 from bot.outbox import OutboxSender
 from bot.personal import PersonalData
+from bot.pg_connect import connect
 from bot.phones import format_phone
 from bot.policy import DialoguePolicy
+from bot.ratelimit import LimitStore, build_limit_store
 from bot.storage import Database
 from bot.verification import VerificationService
 from channels.web import WebChatChannel
@@ -54,17 +57,25 @@ class Services:
     conversations: Conversations
     channels: dict[str, Channel]
     outbox: OutboxSender
+    limits: LimitStore
     extensions: list[Extension] = field(default_factory=list)
+    leader: LeaderElection | None = None  # PostgreSQL with pollers: who runs them
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         if self.settings.auto_migrate:
             await self.db.upgrade()
-        loops: list[BackgroundLoop] = [self.outbox.run]
-        for extension in self.extensions:
-            loops += extension.background()
-        loops.append(self._recover)
+        await self.notifier.start()
+        # the outbox sender, the recovery sweep and the desk's loops are safe in every process
+        # (row claims and per-conversation locks); pollers run in one process (bot/leader.py)
+        everywhere, pollers = split_loops(self.extensions)
+        loops: list[BackgroundLoop] = [self.outbox.run, *everywhere, self._recover]
+        if pollers and not self.db.is_sqlite:
+            self.leader = LeaderElection(lambda: connect(self.db.url), pollers)
+            loops.append(self.leader.run)
+        else:
+            loops += pollers  # SQLite is one process: it polls itself
         self._tasks = [asyncio.create_task(loop(self._stop)) for loop in loops]
 
     async def _recover(self, stop: asyncio.Event) -> None:
@@ -88,6 +99,9 @@ class Services:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.notifier.stop()
+        await self.conversations.close()
+        await self.limits.close()
         await self.http.aclose()
         await self.db.close()
 
@@ -100,6 +114,7 @@ def build_services(settings: Settings) -> Services:
         )
     kb = load_knowledge_base(settings.kb_dir)
     db = Database(settings.database_url.get_secret_value())
+    limits = build_limit_store(settings, db)  # shared by every app process (bot/ratelimit)
     http = httpx.AsyncClient(timeout=settings.nlu_timeout)
     token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
     nlu = NluClient(
@@ -112,13 +127,15 @@ def build_services(settings: Settings) -> Services:
         cache=ParseCache(settings.nlu_cache_size) if settings.nlu_cache_size else None,
         keywords=KeywordMatcher.default().with_countries(kb.country_lookup()),
     )
-    notifier = Notifier()
+    # on PostgreSQL wake-ups reach every app process (LISTEN/NOTIFY); SQLite is one process
+    notifier = Notifier.for_database(db.url)
     policy = DialoguePolicy(kb, region=settings.phone_default_region)
-    desk = build_handoff(settings=settings, db=db, kb=kb, notifier=notifier)
+    desk = build_handoff(settings=settings, db=db, kb=kb, notifier=notifier, limits=limits)
     handoff = desk.hooks
     conversations = Conversations(
         db, nlu, policy, handoff, notifier, kb=kb, max_attempts=settings.processing_max_attempts,
         personal=build_personal_data(settings, db, kb, http),
+        pulled_channels=frozenset({WebChatChannel.name}),
     )
     extensions: list[Extension] = [desk]
     channels: dict[str, Channel] = {WebChatChannel.name: WebChatChannel()}
@@ -131,11 +148,12 @@ def build_services(settings: Settings) -> Services:
         notifier,
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
+        limits=limits,
     )
     return Services(
         settings=settings, db=db, kb=kb, http=http, nlu=nlu, notifier=notifier, policy=policy,
         handoff=handoff, conversations=conversations, channels=channels, outbox=outbox,
-        extensions=extensions,
+        limits=limits, extensions=extensions,
     )
 
 

@@ -6,7 +6,8 @@ has shut down; SIGTERM's default action then kills the process on the spot, befo
 session, so no signal reaches it) was left running and held its port. Here a signal asks the
 running uvicorn server to shut down, or cancels the main task when nothing serves yet (Rasa's
 40 s start-up); either way every context manager exits, and the command ends with the usual
-``128 + signal`` exit code.
+``128 + signal`` exit code. With ``ABONENT_WORKERS`` the parent serves nothing itself: the
+cancelled main task stops every worker (bot/workers.py), then the Rasa.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     import uvicorn
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# how long open long polls (web chat pages, the desk's events) may hold a stop
+GRACE_SECONDS = 5
 
 
 class _Stoppable(Protocol):
@@ -67,18 +70,21 @@ def uvicorn_server(config: uvicorn.Config) -> uvicorn.Server:
     return _Server(config)
 
 
-def run(main: Callable[[GracefulStop], Coroutine[Any, Any, None]]) -> int:
-    """``asyncio.run(main(stop))``; 0 when it returns, 128 + the signal when one stopped it."""
+def run(main: Callable[[GracefulStop], Coroutine[Any, Any, int | None]]) -> int:
+    """``asyncio.run(main(stop))``; what it returns (None: 0), 128 + the signal when one
+    stopped it."""
     stop = GracefulStop()
+    code = 0
 
     async def guarded() -> None:
+        nonlocal code
         loop = asyncio.get_running_loop()
         stop._task = asyncio.current_task()
         for signum in STOP_SIGNALS:
             with contextlib.suppress(NotImplementedError):  # no loop signal handlers (Windows)
                 loop.add_signal_handler(signum, stop.on_signal, signum)
         try:
-            await main(stop)
+            code = await main(stop) or 0
         except asyncio.CancelledError:
             if stop.received is None:
                 raise
@@ -88,4 +94,4 @@ def run(main: Callable[[GracefulStop], Coroutine[Any, Any, None]]) -> int:
                     loop.remove_signal_handler(signum)
 
     asyncio.run(guarded())
-    return 128 + stop.received if stop.received else 0
+    return 128 + stop.received if stop.received else code

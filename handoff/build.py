@@ -29,7 +29,7 @@ def build_handoff(
     """``limits``: the shared rate-limit store of the composition root (one is built from the
     settings when none is given)."""
     load_lexicon()  # fail at start-up, not at the first message, if the word lists are broken
-    events = DeskEvents()
+    events = DeskEvents(notifier.desk)  # shared by every process through the notifier
     wait_policy = WaitPolicy(
         concurrency=settings.handoff_agent_concurrency,
         default_handle_minutes=settings.handoff_default_handle_minutes,

@@ -1,4 +1,5 @@
-"""Live desk updates: a signal the desk's event stream waits on.
+"""Live desk updates: a signal the desk's event stream waits on (``Notifier.desk``, so that on
+PostgreSQL a change made by one app process wakes the desks served by every other).
 
 Changes made inside someone else's transaction (the core's message handling) publish only
 once that transaction commits, so a woken desk never reads the database too early.
@@ -16,8 +17,8 @@ from bot.notify import Signal
 
 
 class DeskEvents:
-    def __init__(self) -> None:
-        self.signal = Signal()
+    def __init__(self, signal: Signal | None = None) -> None:
+        self.signal = signal if signal is not None else Signal()
 
     def publish(self) -> None:
         self.signal.publish()

@@ -41,6 +41,11 @@ class EmailExtension:
     def background(self) -> list[BackgroundLoop]:
         return [self.worker.run, self.lifecycle, self.reader.run]
 
+    def pollers(self) -> list[BackgroundLoop]:
+        """The loop of ``background()`` that reads the mailbox: one process runs it
+        (bot/leader.py)."""
+        return [self.reader.run]
+
     async def lifecycle(self, stop: asyncio.Event) -> None:
         log.info("email: reading %s on %s as %s, replying from %s",
                  self.options.imap.folder, self.options.imap.host, "the configured user",

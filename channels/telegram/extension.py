@@ -50,6 +50,11 @@ class TelegramExtension:
             loops.append(self.poller.run)
         return loops
 
+    def pollers(self) -> list[BackgroundLoop]:
+        """The loops of ``background()`` that pull updates: one process runs them (bot/leader.py);
+        webhook mode has none."""
+        return [self.poller.run] if self.poller is not None else []
+
     async def lifecycle(self, stop: asyncio.Event) -> None:
         """Checks the webhook at start (webhook mode); closes the HTTP session at the end."""
         log.info("telegram: %s mode", self.options.mode)

@@ -54,6 +54,11 @@ class VkExtension:
             loops.append(self.poller.run)
         return loops
 
+    def pollers(self) -> list[BackgroundLoop]:
+        """The loops of ``background()`` that pull events: one process runs them (bot/leader.py);
+        Callback mode has none."""
+        return [self.poller.run] if self.poller is not None else []
+
     async def lifecycle(self, stop: asyncio.Event) -> None:
         """Names the community at start (a wrong token or id shows at once); stops vk-api's
         threads at the end."""
@@ -62,6 +67,8 @@ class VkExtension:
             await self._check_community()
             await stop.wait()
         finally:
+            if self.poller is not None:
+                await self.poller.close()
             self.client.close()
 
     async def _check_community(self) -> None:

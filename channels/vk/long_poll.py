@@ -88,15 +88,17 @@ class LongPoller:
         return f"vk:long_poll:{self._group_id}"
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Polls until ``stop``; may run again later (a process that regains the polling
+        leadership runs it anew), so the HTTP client is closed by :meth:`close`, not here."""
         log.info("vk: Bots Long Poll started for community %s", self._group_id)
-        try:
-            while not stop.is_set():
-                pause = await self.poll_once()
-                if pause:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), pause)
-        finally:
-            await self._http.aclose()
+        while not stop.is_set():
+            pause = await self.poll_once()
+            if pause:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+
+    async def close(self) -> None:
+        await self._http.aclose()
 
     async def poll_once(self) -> float:
         """One round; returns how long to pause before the next (0: none)."""
