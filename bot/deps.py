@@ -1,6 +1,8 @@
 """FastAPI dependencies: the app's collaborators, reached by name in route signatures.
 
 The composition root (``bot/app.py``) puts them on ``app.state``; nothing here imports it.
+They are ``async def`` although they only read an attribute: FastAPI runs a plain ``def``
+dependency in its thread pool, a thread hop per dependency per request.
 """
 
 from __future__ import annotations
@@ -16,23 +18,23 @@ from bot.storage import Database
 from nlu import NluClient
 
 
-def get_conversations(request: Request) -> Conversations:
+async def get_conversations(request: Request) -> Conversations:
     return cast(Conversations, request.app.state.conversations)
 
 
-def get_notifier(request: Request) -> Notifier:
+async def get_notifier(request: Request) -> Notifier:
     return cast(Notifier, request.app.state.notifier)
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return cast(Settings, request.app.state.settings)
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return cast(Database, request.app.state.db)
 
 
-def get_nlu(request: Request) -> NluClient:
+async def get_nlu(request: Request) -> NluClient:
     return cast(NluClient, request.app.state.nlu)
 
 

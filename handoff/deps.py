@@ -25,7 +25,7 @@ CSRF_HEADER = "X-Desk-Request"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def get_handoff(request: Request) -> HandoffExtension:
+async def get_handoff(request: Request) -> HandoffExtension:
     for extension in request.app.state.extensions:
         if isinstance(extension, HandoffExtension):
             return extension

@@ -55,10 +55,8 @@ async def make(
         return made[-1]
 
     yield poller
-    stopped = asyncio.Event()
-    stopped.set()
     for each in made:
-        await each.run(stopped)  # returns at once, closing its HTTP client
+        await each.close()
 
 
 def enqueue_texts(vk: FakeVkApi, *texts: str) -> list[str]:
@@ -336,3 +334,27 @@ async def test_run_polls_until_stopped(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+        await loop.close()
+
+
+async def test_a_stopped_poller_polls_again_when_run_again(
+    vk: FakeVkApi, client: VkClient, db: Database
+) -> None:
+    """A process that loses the polling leadership (bot/leader.py) and later regains it runs
+    the same poller again: its HTTP client must still be open."""
+    intake = RecordingIntake()
+    loop = LongPoller(client, intake, Cursors(db), group_id=vk.group_id,  # type: ignore[arg-type]
+                      wait=1)
+    try:
+        for text in ("до", "после"):
+            stop = asyncio.Event()
+            task = asyncio.create_task(loop.run(stop))
+            try:
+                await vk.wait_for(lambda: vk.held_polls, what="a held long poll")
+                ids = enqueue_texts(vk, text)
+                await vk.wait_for(lambda ids=ids: intake.stored[-1:] == ids, what="stored")
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, 10)
+    finally:
+        await loop.close()
