@@ -29,7 +29,9 @@ def _env(*names: str) -> AliasChoices:
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True,
+        # a rejected value is not echoed: it may be a URL with a password or a token in it
+        hide_input_in_errors=True,
     )
 
     environment: str = Field("development", validation_alias=_env("ABONENT_ENV"))
