@@ -8,6 +8,7 @@ COPY nlu nlu
 COPY channels channels
 COPY handoff handoff
 COPY knowledge_base knowledge_base
+COPY backoffice backoffice
 RUN pip install . && useradd --uid 1000 --create-home abonent
 USER abonent
 ENV ABONENT_HOST=0.0.0.0 ABONENT_PORT=8000

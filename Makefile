@@ -10,7 +10,7 @@ ABONENT := $(BIN)/abonent
 # A held-out TSV (lang, intent, text) to evaluate on; none ships with the repository yet.
 EVAL_FILE ?=
 
-.PHONY: help setup venv rasa-venv model browser mailserver run test test-fast lint eval bench stress clean
+.PHONY: help setup venv rasa-venv model browser mailserver nginx run test test-fast lint eval bench stress clean
 
 help:
 	@echo "make run    - set up (environments, database, NLU model) and start the bot on http://127.0.0.1:8000"
@@ -60,7 +60,12 @@ run: setup
 mailserver:
 	@scripts/install-mailserver.sh
 
-test: setup browser mailserver
+# Debian's nginx: the two-replica test puts its own nginx in front of two app processes
+# (see tests/support/nginx.py).
+nginx:
+	@scripts/install-nginx.sh
+
+test: setup browser mailserver nginx
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: venv

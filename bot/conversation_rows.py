@@ -30,7 +30,7 @@ async def open_conversation(
         )
         # one writer per identity (PostgreSQL): two first messages of a returning
         # subscriber on two replicas never open two conversations
-        .with_for_update()
+        .with_for_update(key_share=True)
     )
     if identity is None:
         customer = Customer(lang=inbound.lang)
@@ -133,7 +133,7 @@ async def open_one(session: AsyncSession, identity_id: int, thread: str | None, 
         .order_by(Conversation.created_at.desc(), Conversation.id.desc())
         .limit(1)
     )
-    latest = await session.scalar(query.with_for_update() if lock else query)
+    latest = await session.scalar(query.with_for_update(key_share=True) if lock else query)
     if latest is not None and (latest.state != ConversationState.CLOSED or latest.awaiting):
         return latest
     return None

@@ -45,7 +45,7 @@ from bot.notify import Notifier
 from bot.personal import PersonalData
 from bot.personal_policy import NeedAccount, PersonalFacts
 from bot.policy import DialoguePolicy, Turn
-from bot.storage import Conversation, Database, Identity, Message
+from bot.storage import LOCK_ROW, Conversation, Database, Identity, Message
 from bot.turns import CONTACT_CHANNELS, StoredReply, Turns, holds_secret
 from knowledge_base import KnowledgeBase
 from nlu import NluClient, NluResult
@@ -414,8 +414,8 @@ class Conversations:
                 nlu = await self._turns.understand(conversation, turn)
             facts = await self._turns.gather(conversation, identity, turn, nlu, message.text)
         async with self._db.transaction() as session:
-            fresh = await session.get(Message, message.id, with_for_update=True)
-            convo = await session.get(Conversation, conversation.id, with_for_update=True)
+            fresh = await session.get(Message, message.id, with_for_update=LOCK_ROW)
+            convo = await session.get(Conversation, conversation.id, with_for_update=LOCK_ROW)
             if fresh is None or convo is None or fresh.processed_at is not None:
                 return
             current = await session.get(Identity, convo.identity_id)

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.storage import Conversation, ConversationState, Customer, Identity
+from bot.storage import LOCK_ROW, Conversation, ConversationState, Customer, Identity
 
 
 class VerifiedVia:
@@ -45,7 +45,7 @@ async def link_phone(
             .values(verified_phone=Identity.verified_phone)
             .execution_options(synchronize_session=False)
         )
-    identity = await session.get(Identity, identity_id, with_for_update=True)
+    identity = await session.get(Identity, identity_id, with_for_update=LOCK_ROW)
     if identity is None:
         raise LookupError(f"no identity {identity_id}")
     await lock_phone(session, phone)
@@ -70,7 +70,7 @@ async def link_phone(
 async def unlink(session: AsyncSession, identity_id: int) -> bool:
     """End the identity's verification and give it a customer of its own when it shares one;
     False for an unknown identity."""
-    identity = await session.get(Identity, identity_id, with_for_update=True)
+    identity = await session.get(Identity, identity_id, with_for_update=LOCK_ROW)
     if identity is None:
         return False
     customer = await session.get(Customer, identity.customer_id)

@@ -16,7 +16,7 @@ from bot.messages import OutboundMessage, utcnow
 from bot.notify import Notifier
 from bot.outbox import enqueue_reply
 from bot.reasons import Reason
-from bot.storage import Conversation, Database, Identity, Message
+from bot.storage import LOCK_ROW, Conversation, Database, Identity, Message
 from knowledge_base import KnowledgeBase, PhraseKey
 from nlu.languages import DEFAULT_LANG
 
@@ -67,8 +67,8 @@ class FailedMessages:
 
     async def _mark_failed(self, conversation_id: str, message_id: int, *, escalate: bool) -> bool:
         async with self._db.transaction() as session:
-            message = await session.get(Message, message_id, with_for_update=True)
-            convo = await session.get(Conversation, conversation_id, with_for_update=True)
+            message = await session.get(Message, message_id, with_for_update=LOCK_ROW)
+            convo = await session.get(Conversation, conversation_id, with_for_update=LOCK_ROW)
             if message is None or convo is None or message.processed_at is not None:
                 return False
             identity = await session.get(Identity, convo.identity_id)

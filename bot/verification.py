@@ -267,7 +267,7 @@ class VerificationService:
             return
         # always the identity first, then the number: no two requests wait on each other
         await session.execute(
-            select(Identity.id).where(Identity.id == identity_id).with_for_update()
+            select(Identity.id).where(Identity.id == identity_id).with_for_update(key_share=True)
         )
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"),
                               {"key": phone_lock_key(phone)})

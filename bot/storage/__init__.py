@@ -1,6 +1,12 @@
 """Storage: tables, the database handle and migrations."""
 
-from bot.storage.database import Database, affected_rows, normalise_url, upgrade_schema
+from bot.storage.database import (
+    LOCK_ROW,
+    Database,
+    affected_rows,
+    normalise_url,
+    upgrade_schema,
+)
 from bot.storage.tables import (
     Base,
     ChannelCursor,
@@ -15,6 +21,7 @@ from bot.storage.tables import (
 )
 
 __all__ = [
+    "LOCK_ROW",
     "Base",
     "ChannelCursor",
     "Conversation",

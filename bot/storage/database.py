@@ -26,6 +26,12 @@ from sqlalchemy.ext.asyncio import (
 from bot.storage.sqlite_inline import connect_inline
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# How the core locks a row it is about to change: FOR NO KEY UPDATE. Two lockers of one row still
+# exclude each other, but a plain FOR UPDATE also conflicts with the KEY SHARE lock PostgreSQL
+# takes on a row when another transaction inserts a row that references it (a message names its
+# conversation and identity): two replicas handling one subscriber then deadlocked. (Statements
+# say it as `.with_for_update(key_share=True)`.)
+LOCK_ROW: dict[str, bool] = {"key_share": True}
 
 
 def normalise_url(url: str) -> str:
