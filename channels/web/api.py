@@ -232,16 +232,19 @@ async def get_updates(
     timeout = settings.webchat_poll_seconds if wait is None else wait
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while True:
-        token = notifier.messages.token()
-        replies, state = await conversations.replies_since(WEBCHAT, owner, after)
+    token = notifier.messages.token()
+    replies, state = await conversations.replies_since(WEBCHAT, owner, after)
+    while not replies:
         remaining = deadline - loop.time()
-        if replies or remaining <= 0:
+        if remaining <= 0:
             break
         # in slices, so a page that went away stops its poll within a second instead of
-        # holding a connection (and a graceful shutdown) for the whole wait
-        published = await notifier.messages.wait(token, min(remaining, DISCONNECT_CHECK_SECONDS))
-        if not published and await request.is_disconnected():
+        # holding a connection (and a graceful shutdown) for the whole wait; the database is
+        # read again only when something was published (every open page polls)
+        if await notifier.messages.wait(token, min(remaining, DISCONNECT_CHECK_SECONDS)):
+            token = notifier.messages.token()
+            replies, state = await conversations.replies_since(WEBCHAT, owner, after)
+        elif await request.is_disconnected():
             break
     cursor = str(replies[-1].id) if replies else str(after)
     return WebChatUpdates(
