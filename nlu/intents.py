@@ -45,12 +45,14 @@ def entities() -> tuple[str, ...]:
     return _domain()[1]
 
 
+@cache  # the domain is read once; this runs for every message
 def families() -> tuple[str, ...]:
     """The intents that are no other intent's fine intent."""
     intents = all_intents()
     return tuple(i for i in intents if not any(i.startswith(f + "_") for f in intents if f != i))
 
 
+@cache
 def family_of(intent: str) -> str | None:
     """``"roaming_trouble"`` -> ``"roaming"``; the family itself for a family; None if unknown."""
     if intent == FALLBACK_INTENT:
