@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
 from bot.extensions import BackgroundLoop, Extension
+from bot.notify import wait_any
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class LeaderElection:
                 if held:
                     await self._lead(connection, lost, stop)
                     return  # closing the connection below releases the lock
-                await _wait_any(stop, lost, timeout=self._retry)
+                await wait_any((stop, lost), self._retry)
         finally:
             # terminate, not close: a graceful close could wait on a dead network, and the
             # server drops the session (and the lock) either way
@@ -111,7 +112,7 @@ class LeaderElection:
         tasks = [asyncio.create_task(loop(halt)) for loop in self._loops]
         try:
             while not stop.is_set():
-                if await _wait_any(stop, lost, timeout=self._ping):
+                if await wait_any((stop, lost), self._ping):
                     if lost.is_set():
                         log.warning("pollers: lost the leader lock's connection; stopping the "
                                     "pollers (another process may lead now)")
@@ -136,15 +137,3 @@ class LeaderElection:
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-
-
-async def _wait_any(*events: asyncio.Event, timeout: float) -> bool:
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
-    try:
-        done, _pending = await asyncio.wait(
-            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-    return bool(done)

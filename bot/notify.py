@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ class PostgresRelay:
                     self._pending.update(names)  # sent on the next connection
                     raise
                 continue
-            if not await _first_of(self._wake, lost, timeout=self._ping_seconds):
+            if not await wait_any((self._wake, lost), self._ping_seconds):
                 await asyncio.wait_for(connection.execute("SELECT 1"), QUERY_TIMEOUT)
         raise ConnectionError("the connection was closed")
 
@@ -219,9 +219,10 @@ class PostgresRelay:
                 log.exception("live updates: waking %r failed", name)
 
 
-async def _first_of(*events: asyncio.Event, timeout: float) -> bool:
-    """Wait until one of ``events`` is set or ``timeout`` passes; True when one was set."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+async def wait_any(events: Iterable[asyncio.Event], timeout: float) -> bool:
+    """Wait until one of ``events`` is set or ``timeout`` passes; True when one was set. (The
+    one place for it: the outbox, the leader, the listener and the desk's stream use it.)"""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
     try:
         done, _pending = await asyncio.wait(
             waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
@@ -229,4 +230,6 @@ async def _first_of(*events: asyncio.Event, timeout: float) -> bool:
     finally:
         for waiter in waiters:
             waiter.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*waiters, return_exceptions=True)
     return bool(done)

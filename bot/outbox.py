@@ -35,12 +35,11 @@ Every replica must enable the same channels: a replica without a channel parks i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import logging
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, insert, or_, select, update
@@ -54,7 +53,7 @@ from bot.channel import (
     TemporaryChannelError,
 )
 from bot.messages import DELIVERY_ID, OutboundMessage, utcnow
-from bot.notify import Notifier, Signal
+from bot.notify import Notifier, Signal, wait_any
 from bot.ratelimit import LimitStore, store_for_database
 from bot.send_rate import SendRateLimiter
 from bot.storage import Conversation, Database, Identity, Message, OutboxItem, affected_rows
@@ -172,7 +171,7 @@ class OutboxSender:
                     log.exception("outbox pass failed; retrying in %.1f s", self._poll)
                     claimed = 0
                 if claimed == 0 or len(self._inflight) >= self._concurrency:
-                    await _wait_any((wake, finished, stop), self._poll)
+                    await wait_any((wake, finished, stop), self._poll)
         finally:
             await self._stop_deliveries()
 
@@ -375,14 +374,3 @@ def _decode(row: OutboxItem) -> OutboundMessage:
         return OutboundMessage.from_dict(row.body)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise PermanentChannelError(f"malformed body ({type(exc).__name__})") from None
-
-
-async def _wait_any(events: Iterable[asyncio.Event], timeout: float) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*waiters, return_exceptions=True)

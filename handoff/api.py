@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
+from bot.notify import wait_any
 from handoff.auth import AgentInfo, Login
 from handoff.deps import (
     CurrentAgent,
@@ -32,7 +33,6 @@ from handoff.errors import (
     NotFound,
     RateLimited,
 )
-from handoff.events import wait_any
 from handoff.extension import HandoffExtension
 from handoff.schemas import (
     ActionOut,

@@ -7,9 +7,6 @@ once that transaction commits, so a woken desk never reads the database too earl
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,18 +25,3 @@ class DeskEvents:
 
     def _after_commit(self, _session: object) -> None:
         self.publish()
-
-
-async def wait_any(tokens: list[asyncio.Event], timeout: float) -> bool:
-    """Wait until one of the tokens is set or ``timeout`` passes; True when one was set."""
-    waiters = [asyncio.ensure_future(token.wait()) for token in tokens]
-    try:
-        done, _pending = await asyncio.wait(
-            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiter
-    return bool(done)
