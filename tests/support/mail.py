@@ -23,11 +23,7 @@ import os
 import pwd
 import re
 import secrets
-import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -35,30 +31,18 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Self, cast
+from typing import Any, Literal, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from tests.support.daemon import SYSTEM_BIN_DIRS, LocalDaemon, StartStop, find_binary
 from tests.support.servers import free_port
 
 INSTALL_HINT = "run scripts/install-mailserver.sh (or make test, which installs it)"
 START_TIMEOUT = 15.0
-STOP_TIMEOUT = 10.0
 IMAP_TIMEOUT = 10.0
-SYSTEM_BIN_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]")
-# Runs beside each Dovecot: stdin closing without the word "stopped" means the test process died.
-_WATCHDOG = """
-import os, shutil, signal, sys
-group, root = int(sys.argv[1]), sys.argv[2]
-if sys.stdin.buffer.read() != b"stopped":
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    shutil.rmtree(root, ignore_errors=True)
-"""
 
 
 # --------------------------------------------------------------------------- IMAP: Dovecot
@@ -312,89 +296,50 @@ def _ok(result: tuple[str, list[Any]], what: str) -> None:
 
 
 def _find_binary(name: str) -> str | None:
-    """``name`` on PATH, or where Debian puts it (a non-root PATH often lacks the sbin dirs)."""
-    found = shutil.which(name)
-    if found is not None:
-        return found
-    for folder in SYSTEM_BIN_DIRS:
-        candidate = Path(folder) / name
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
+    # Reads this module's SYSTEM_BIN_DIRS at each call: a test empties it to act out
+    # "Dovecot is not installed".
+    return find_binary(name, SYSTEM_BIN_DIRS)
 
 
-class DovecotServer:
+class DovecotServer(LocalDaemon):
     """A private Dovecot (``dovecot -F -c <tmp>/dovecot.conf``) on ``host``:``port``.
 
     ``with DovecotServer() as imap:`` (or ``async with``) starts it in a fresh temp dir, waits
     until a login works, and on exit stops every process it started and removes the dir. Users
     can be added at any time, also while it runs."""
 
-    host = "127.0.0.1"
+    name = "Dovecot"
+    install_hint = INSTALL_HINT
+    temp_prefix = "abonent-dovecot-"
+    # Short path under /tmp: Dovecot's unix sockets live in base_dir (108-byte limit).
+    temp_parent = "/tmp"
+    log_name = "dovecot.log"
 
     def __init__(self, *, start_timeout: float = START_TIMEOUT) -> None:
-        self._start_timeout = start_timeout
+        super().__init__(start_timeout=start_timeout)
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
-        self.port = 0
-        self.root: Path | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-        self._watchdog: subprocess.Popen[bytes] | None = None
-        self._log: BinaryIO | None = None
 
-    # ----- lifecycle
+    # ----- LocalDaemon's hooks
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
+    def _locate(self) -> str | None:
+        return _find_binary("dovecot")
 
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await asyncio.to_thread(self.stop)
-
-    def start(self) -> None:
-        if self.process is not None:
-            raise RuntimeError("this DovecotServer is already running")
-        binary = _find_binary("dovecot")
-        if binary is None:
-            raise RuntimeError(f"Dovecot is not installed: {INSTALL_HINT}")
-        owner = _mail_owner()
-        # Short path under /tmp: Dovecot's unix sockets live in base_dir (108-byte limit).
-        self.root = Path(tempfile.mkdtemp(prefix="abonent-dovecot-", dir="/tmp"))
-        try:
-            self._prepare_dirs(owner)
-            for attempt in itertools.count(1):
-                self.port = free_port()
-                probe = self.add_user("probe@server.test", secrets.token_urlsafe(12))
-                (self.root / "dovecot.conf").write_text(
-                    _dovecot_config(self.root, self.port, owner), encoding="utf-8")
-                self._spawn(binary)
-                try:
-                    self._wait_ready(probe)
-                    return
-                except _PortTaken:
-                    self._kill()
-                    if attempt == 3:
-                        raise RuntimeError("Dovecot found no free port in 3 tries") from None
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Terminate, wait, kill as a last resort; then remove the temp dir. Idempotent."""
-        self._kill()
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
-
-    def _prepare_dirs(self, owner: _MailOwner) -> None:
+    def _launch(self, binary: str) -> None:
         assert self.root is not None
+        probe = self.add_user("probe@server.test", secrets.token_urlsafe(12))
+        # Looked up at each start: a test swaps _dovecot_config for a TLS variant.
+        (self.root / "dovecot.conf").write_text(
+            _dovecot_config(self.root, self.port, _mail_owner()), encoding="utf-8")
+        self._spawn(binary)
+        self._wait_ready(probe)
+
+    def _failure_text(self) -> str:
+        return self.log_text()
+
+    def _prepare(self) -> None:
+        assert self.root is not None
+        owner = _mail_owner()
         # Helper processes run as other accounts and must reach sockets, users and homes.
         self.root.chmod(0o755)
         (self.root / "run").mkdir()
@@ -407,75 +352,21 @@ class DovecotServer:
             os.chown(users, 0, internal.pw_gid)  # the auth process (``dovecot``) reads these
             os.chown(home, owner.uid, owner.gid)
 
+    # _spawn and _wait_ready stay separate: a test restarts Dovecot on the same port and mail
+    # with _kill(), _spawn() and _wait_ready().
     def _spawn(self, binary: str) -> None:
         assert self.root is not None
-        if self._log is not None:
-            self._log.close()
-        self._log = (self.root / "dovecot.log").open("ab")
-        # Own session: stop() can signal the whole process tree, and nothing of ours.
-        self.process = subprocess.Popen(
-            [binary, "-F", "-c", str(self.root / "dovecot.conf")],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            start_new_session=True,
-        )
-        # If the test process dies without stop() (SIGKILL, a CI timeout), Dovecot would run on
-        # forever in its own session: the watchdog sees its stdin close and ends it.
-        self._watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(self.process.pid), str(self.root)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        self._spawn_daemon([binary, "-F", "-c", str(self.root / "dovecot.conf")])
 
     def _wait_ready(self, probe: Mailbox) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self._start_timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log = self.log_text()
-                if "Address already in use" in log:
-                    raise _PortTaken
-                raise RuntimeError(
-                    f"Dovecot exited with {self.process.returncode} while starting:\n{log}")
-            try:
-                # SELECT too: a login can succeed while mail storage is broken
-                # ("Logged in, but initialization failed").
-                with probe.session() as conn:
-                    _ok(conn.select("INBOX"), "SELECT")
-                return
-            except (OSError, imaplib.IMAP4.error, AssertionError) as exc:
-                last_error = exc
-                time.sleep(0.02)
-        raise RuntimeError(f"Dovecot accepted no login within {self._start_timeout:.0f} s "
-                           f"({last_error!r}):\n{self.log_text()}")
+        def select_inbox() -> None:
+            # SELECT too: a login can succeed while mail storage is broken
+            # ("Logged in, but initialization failed").
+            with probe.session() as conn:
+                _ok(conn.select("INBOX"), "SELECT")
 
-    def _kill(self) -> None:
-        process, self.process = self.process, None
-        if process is not None:
-            if process.poll() is None:
-                # The whole group: a SIGTERM to the master alone makes it wait ~1 s and exit
-                # while the imap processes of connected clients live on for seconds.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    pass
-            # The master is gone (or stuck); whatever is left of its tree goes now.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(STOP_TIMEOUT)
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-                watchdog.communicate(b"stopped", timeout=STOP_TIMEOUT)
-            if watchdog.poll() is None:
-                watchdog.kill()
-                watchdog.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._await_ready(select_inbox, retry_on=(OSError, imaplib.IMAP4.error, AssertionError),
+                          not_ready="accepted no login")
 
     def log_text(self) -> str:
         """Dovecot's own log (it names users, never passwords)."""
@@ -569,10 +460,6 @@ class DovecotServer:
         return self.add_user(f"{prefix}-{number}-{token}@example.test", secrets.token_urlsafe(16))
 
 
-class _PortTaken(Exception):
-    """Someone took the free port between our probe and Dovecot's bind: try another."""
-
-
 # --------------------------------------------------------------------------- SMTP: the sink
 
 
@@ -644,7 +531,7 @@ def _quiet_aiosmtpd() -> None:
         logger.addFilter(_LOGIN_DATA_FILTER)
 
 
-class SmtpSink:
+class SmtpSink(StartStop):
     """An SMTP server on 127.0.0.1:``port`` that keeps every accepted message in ``messages``.
 
     ``fail_next`` makes it refuse at a stage (e.g. a 451 greylist or a 550 unknown user);
@@ -660,20 +547,6 @@ class SmtpSink:
         self._logins: list[str] = []
         self.port = 0
         self._controller: Controller | None = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await asyncio.to_thread(self.stop)
 
     def start(self) -> None:
         _quiet_aiosmtpd()

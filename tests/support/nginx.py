@@ -13,42 +13,19 @@ server-sent events pass unbuffered and are held longer than the web chat's longe
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import os
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Self
 
-from tests.support.servers import free_port
+from tests.support.daemon import LocalDaemon, find_binary
 
 INSTALL_HINT = "run scripts/install-nginx.sh (or make test, which installs it)"
-SYSTEM_BIN_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
 START_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 # Above the web chat's longest long poll (`wait` is at most 60 s) and the desk's event stream
 # keep-alives, so nginx never cuts a legitimate wait short with a 504.
 READ_TIMEOUT_SECONDS = 90
-# Runs beside nginx: stdin closing without the word "stopped" means the test process died
-# without stop(), and nginx (in its own session) would otherwise serve on forever.
-_WATCHDOG = """
-import os, shutil, signal, sys
-group, root = int(sys.argv[1]), sys.argv[2]
-if sys.stdin.buffer.read() != b"stopped":
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    shutil.rmtree(root, ignore_errors=True)
-"""
 # One line per request; fields without spaces, so a split() reads them back.
 _LOG_FORMAT = "$msec $request_method $uri $status $upstream_addr"
 
@@ -64,14 +41,7 @@ class AccessEntry:
 
 def find_nginx() -> str | None:
     """``nginx`` on PATH, or where Debian puts it (a non-root PATH often lacks /usr/sbin)."""
-    found = shutil.which("nginx")
-    if found is not None:
-        return found
-    for folder in SYSTEM_BIN_DIRS:
-        candidate = Path(folder) / "nginx"
-        if os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
+    return find_binary("nginx")
 
 
 def nginx_config(root: Path, port: int, upstreams: Sequence[str]) -> str:
@@ -122,134 +92,56 @@ http {{
 """
 
 
-class NginxProxy:
+class NginxProxy(LocalDaemon):
     """``nginx -p ROOT -c nginx.conf -g 'daemon off;'`` in front of ``upstreams`` (host:port)."""
 
-    host = "127.0.0.1"
+    name = "nginx"
+    install_hint = INSTALL_HINT
+    temp_prefix = "abonent-nginx-"
+    log_name = "stderr.log"
 
     def __init__(self, upstreams: Sequence[str], *, start_timeout: float = START_TIMEOUT) -> None:
         if not upstreams:
             raise ValueError("nginx needs at least one upstream")
+        super().__init__(start_timeout=start_timeout)
         self.upstreams = list(upstreams)
-        self._start_timeout = start_timeout
-        self.port = 0
-        self.root: Path | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-        self._watchdog: subprocess.Popen[bytes] | None = None
-        self._log: BinaryIO | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    # ----- lifecycle
+    # ----- LocalDaemon's hooks
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
+    def _locate(self) -> str | None:
+        return find_nginx()
 
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await asyncio.to_thread(self.stop)
-
-    def start(self) -> None:
-        if self.process is not None:
-            raise RuntimeError("this NginxProxy is already running")
-        binary = find_nginx()
-        if binary is None:
-            raise RuntimeError(f"nginx is not installed: {INSTALL_HINT}")
-        self.root = Path(tempfile.mkdtemp(prefix="abonent-nginx-"))
-        try:
-            # nginx's workers (nobody, when we are root) must reach the temp dirs
-            self.root.chmod(0o755)
-            (self.root / "temp").mkdir()
-            for attempt in itertools.count(1):
-                self.port = free_port()
-                (self.root / "nginx.conf").write_text(
-                    nginx_config(self.root, self.port, self.upstreams), encoding="utf-8")
-                self._spawn(binary)
-                try:
-                    self._wait_ready()
-                    return
-                except _PortTaken:
-                    self._kill()
-                    if attempt == 3:
-                        raise RuntimeError("nginx found no free port in 3 tries") from None
-        except BaseException:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        """Stop nginx (and its workers), then remove the temp dir. Idempotent."""
-        self._kill()
-        if self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.root = None
-
-    def _spawn(self, binary: str) -> None:
+    def _prepare(self) -> None:
         assert self.root is not None
-        if self._log is not None:
-            self._log.close()
-        self._log = (self.root / "stderr.log").open("ab")
+        # nginx's workers (nobody, when we are root) must reach the temp dirs
+        self.root.chmod(0o755)
+        (self.root / "temp").mkdir()
+
+    def _launch(self, binary: str) -> None:
+        assert self.root is not None
+        (self.root / "nginx.conf").write_text(
+            nginx_config(self.root, self.port, self.upstreams), encoding="utf-8")
         # `-e` names the error log before the config is read (else nginx tries the system one)
-        self.process = subprocess.Popen(
+        self._spawn_daemon(
             [binary, "-p", str(self.root), "-c", "nginx.conf", "-e", str(self.root / "error.log"),
-             "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-            start_new_session=True,
-        )
-        self._watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(self.process.pid), str(self.root)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+             "-g", "daemon off;"])
+        self._await_ready(self._connect, retry_on=(OSError,), not_ready="did not listen")
 
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                text = self.error_text()
-                if "Address already in use" in text:
-                    raise _PortTaken
-                raise RuntimeError(
-                    f"nginx exited with {self.process.returncode} while starting:\n{text}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1.0):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"nginx did not listen within {self._start_timeout:.0f} s:\n"
-                           f"{self.error_text()}")
+    def _connect(self) -> None:
+        # A connection alone can reach whoever took the port first; nginx writes its pid file
+        # only after it has bound its listen sockets.
+        assert self.root is not None
+        if not (self.root / "nginx.pid").exists():
+            raise FileNotFoundError("nginx has not bound its port yet")
+        with socket.create_connection((self.host, self.port), timeout=1.0):
+            pass
 
-    def _kill(self) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            # SIGTERM is nginx's fast shutdown: the master stops its workers and exits
-            _signal_group(process.pid, signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
-                process.wait(STOP_TIMEOUT)
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            assert watchdog.stdin is not None
-            try:
-                watchdog.stdin.write(b"stopped")
-                watchdog.stdin.close()
-            except BrokenPipeError:
-                pass
-            watchdog.wait(STOP_TIMEOUT)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+    def _failure_text(self) -> str:
+        return self.error_text()
 
     # ----- what happened
 
@@ -275,14 +167,3 @@ class NginxProxy:
             at, method, uri, status, upstream = line.split(" ", 4)
             entries.append(AccessEntry(float(at), method, uri, int(status), upstream))
         return entries
-
-
-class _PortTaken(Exception):
-    """Someone took the free port between our probe and nginx's bind."""
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
