@@ -66,10 +66,10 @@ nginx:
 	@scripts/install-nginx.sh
 
 test: setup browser mailserver nginx
-	$(BIN)/python -m pytest -q -ra
+	$(BIN)/python -m pytest -q -ra -n 2 --dist loadgroup
 
 test-fast: venv
-	$(BIN)/python -m pytest -q -ra -m "not rasa and not browser"
+	$(BIN)/python -m pytest -q -ra -n 2 --dist loadgroup -m "not rasa and not browser"
 
 lint: venv
 	$(BIN)/ruff check .
