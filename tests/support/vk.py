@@ -91,4 +91,10 @@ async def running_vk_app(
     async with LiveServer(app) as server, httpx.AsyncClient(
         base_url=server.url, timeout=30
     ) as http:
+        if not callback:
+            # Up means polling: a new bot's first long poll starts at VK's "now", so an event
+            # sent before it is not the bot's. On PostgreSQL the poller starts once this
+            # process has won the leader lock, which can take a retry (seconds) when the
+            # previous test's app has just let go of it.
+            await api.wait_for(lambda: api.held_polls, timeout=30, what="the first long poll")
         yield VkApp(api, server.url, http, app.state.services, settings)
