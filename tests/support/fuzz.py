@@ -163,10 +163,12 @@ class RowCounter:
 
 async def fuzz_app(
     *, database_url: str, rasa_url: str, rasa_token: str, workdir: Path, examples: int,
-    seed: int, progress: bool = False,
+    seed: int, progress: bool = False, accepted_before: Counter[str] | None = None,
 ) -> FuzzReport:
-    """Start the real app on ``database_url`` (fresh), fuzz it anonymously, then the desk
-    operations with a supervisor's session; stop it. The two reports are merged."""
+    """Start the real app on ``database_url``, fuzz it anonymously, then the desk operations
+    with a supervisor's session; stop it. The two reports are merged. ``accepted_before``: the
+    web chat users an earlier run on the same database had answered (their rows are not this
+    run's findings)."""
     workdir.mkdir(parents=True, exist_ok=True)
     password = secrets.token_urlsafe(16)
     env = {**app_environment(database_url, rasa_url, rasa_token),
@@ -179,7 +181,8 @@ async def fuzz_app(
         # log in first: the anonymous pass will trip the login throttle for this address
         token = await asyncio.to_thread(log_in, app.url, "admin", password)
         report = await asyncio.to_thread(
-            fuzz, app.url, database_url, examples, seed=seed, progress=progress
+            fuzz, app.url, database_url, examples, seed=seed, progress=progress,
+            accepted_before=accepted_before,
         )
         logged_in = await asyncio.to_thread(
             fuzz, app.url, database_url, examples, bearer=token, seed=seed, progress=progress
@@ -206,6 +209,7 @@ def fuzz(
     bearer: str | None = None,
     seed: int = 0,
     progress: bool = False,
+    accepted_before: Counter[str] | None = None,
 ) -> FuzzReport:
     """Send ``examples`` generated requests (about half valid, half not) to every operation.
 
@@ -234,7 +238,7 @@ def fuzz(
                 statuses = dict(sorted(report.statuses.get(name, Counter()).items()))
                 print(f"  fuzz {name}: {report.calls[name]} requests {statuses}", flush=True)
         if not bearer:  # the logged-in pass fuzzes the desk only, which stores no web chat rows
-            _check_storage(report, rows)
+            _check_storage(report, rows, accepted_before or Counter())
     finally:
         http.close()
         rows.close()
@@ -443,9 +447,9 @@ def _describe(case: Any) -> str:
     return " ".join(parts)[:_SHOWN]
 
 
-def _check_storage(report: FuzzReport, rows: RowCounter) -> None:
+def _check_storage(report: FuzzReport, rows: RowCounter, before: Counter[str]) -> None:
     for user, stored in rows.stored_users().items():
-        accepted = report.accepted.get(user, 0)
+        accepted = report.accepted.get(user, 0) + before.get(user, 0)
         if not accepted:
             report.storage_problems.append(f"web chat user {user!r} stored, never accepted")
         elif stored > accepted:
