@@ -21,7 +21,7 @@ from bot.runtime import train_model
 from bot.storage import Database
 from nlu.server import RasaServer
 from tests.support.app import ExternalRasa, RunningApp, app_settings, base_settings
-from tests.support.postgres import database_for_test
+from tests.support.postgres import database_for_test, postgres_database
 from tests.support.servers import LiveServer
 
 # Messaging channels' end-to-end tests (Telegram, VK, e-mail) run each on one database, SQLite or
@@ -126,6 +126,14 @@ def postgres_admin_url() -> str:
     if not url:
         pytest.skip("PostgreSQL part: set TEST_DATABASE_URL (CI does) to run it")
     return url
+
+
+@pytest.fixture
+async def postgres_url(postgres_admin_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database of its own (dropped afterwards), for tests that exist only
+    on PostgreSQL (LISTEN/NOTIFY, advisory locks, several app processes)."""
+    async with postgres_database(postgres_admin_url) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -14,7 +14,6 @@ from fastapi import APIRouter
 from bot.extensions import BackgroundLoop
 from bot.leader import LeaderElection, split_loops
 from bot.pg_connect import connect, connect_kwargs
-from tests.support.postgres import postgres_database
 
 WAIT = 20.0  # a generous bound for what must happen; never a speed check
 
@@ -54,18 +53,12 @@ class Process:
 
 
 @pytest.fixture
-async def url(postgres_admin_url: str) -> AsyncIterator[str]:
-    async with postgres_database(postgres_admin_url) as database:
-        yield database
-
-
-@pytest.fixture
-async def processes(url: str) -> AsyncIterator[Callable[[], Process]]:
+async def processes(postgres_url: str) -> AsyncIterator[Callable[[], Process]]:
     made: list[Process] = []
 
     def make() -> Process:
         poller = FakePoller()
-        election = LeaderElection(lambda: connect(url), [poller.run], retry_seconds=0.2,
+        election = LeaderElection(lambda: connect(postgres_url), [poller.run], retry_seconds=0.2,
                                   ping_seconds=0.2)
         made.append(Process(election, poller).start())
         return made[-1]
@@ -86,8 +79,8 @@ async def until(condition: Callable[[], bool], what: str) -> None:
         raise AssertionError(f"not within {WAIT} s: {what}") from None
 
 
-async def terminate_backend(url: str, pid: int) -> None:
-    admin = await asyncpg.connect(**connect_kwargs(url))
+async def terminate_backend(postgres_url: str, pid: int) -> None:
+    admin = await asyncpg.connect(**connect_kwargs(postgres_url))
     try:
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
@@ -116,11 +109,11 @@ async def test_exactly_one_process_runs_the_pollers_and_a_stopped_leader_hands_o
 
 
 async def test_a_leader_whose_lock_connection_dies_stops_polling_and_the_other_takes_over(
-    url: str, processes: Callable[[], Process],
+    postgres_url: str, processes: Callable[[], Process],
 ) -> None:
     first, second = await leader_and_follower(processes)
     assert first.election.server_pid is not None
-    await terminate_backend(url, first.election.server_pid)
+    await terminate_backend(postgres_url, first.election.server_pid)
     await until(lambda: not first.poller.running, "the old leader stops its poller")
     await until(lambda: second.poller.running, "the other process takes over")
     # the old leader keeps campaigning, but never beside the new one

@@ -11,7 +11,6 @@ import pytest
 
 from bot.notify import Notifier, PostgresRelay, Signal
 from bot.pg_connect import connect, connect_kwargs
-from tests.support.postgres import postgres_database
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.postgres
@@ -19,17 +18,11 @@ WAKE = 10.0  # a generous bound for a wake-up that must come; never a speed chec
 
 
 @pytest.fixture
-async def url(postgres_admin_url: str) -> AsyncIterator[str]:
-    async with postgres_database(postgres_admin_url) as database:
-        yield database
-
-
-@pytest.fixture
-async def notifiers(url: str) -> AsyncIterator[Callable[[], Notifier]]:
+async def notifiers(postgres_url: str) -> AsyncIterator[Callable[[], Notifier]]:
     started: list[Notifier] = []
 
     def make() -> Notifier:
-        notifier = Notifier(PostgresRelay(lambda: connect(url), reconnect_min=0.1))
+        notifier = Notifier(PostgresRelay(lambda: connect(postgres_url), reconnect_min=0.1))
         started.append(notifier)
         return notifier
 
@@ -45,8 +38,8 @@ async def listening(*notifiers: Notifier) -> None:
         await asyncio.wait_for(notifier.relay.listening.wait(), WAKE)
 
 
-async def terminate_backend(url: str, pid: int) -> None:
-    admin = await asyncpg.connect(**connect_kwargs(url))
+async def terminate_backend(postgres_url: str, pid: int) -> None:
+    admin = await asyncpg.connect(**connect_kwargs(postgres_url))
     try:
         assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
     finally:
@@ -70,13 +63,13 @@ async def test_a_publish_in_one_process_wakes_a_waiter_in_another(
 
 
 async def test_the_listener_reconnects_after_its_connection_is_terminated(
-    url: str, notifiers: Callable[[], Notifier],
+    postgres_url: str, notifiers: Callable[[], Notifier],
 ) -> None:
     a, b = notifiers(), notifiers()
     await listening(a, b)
     assert b.relay is not None and b.relay.server_pid is not None
     waiting = b.messages.token()  # a waiter from before the drop
-    await terminate_backend(url, b.relay.server_pid)
+    await terminate_backend(postgres_url, b.relay.server_pid)
     # back on a new connection; everything fires once, since events may have been missed
     assert await Signal.wait(waiting, WAKE)
     await asyncio.wait_for(b.relay.listening.wait(), WAKE)
@@ -87,14 +80,15 @@ async def test_the_listener_reconnects_after_its_connection_is_terminated(
 
 
 async def test_a_publish_while_the_publishers_connection_is_down_still_arrives(
-    url: str, notifiers: Callable[[], Notifier],
+    postgres_url: str, notifiers: Callable[[], Notifier],
 ) -> None:
     a, b = notifiers(), notifiers()
     await listening(a, b)
     assert a.relay is not None and a.relay.server_pid is not None
-    await terminate_backend(url, a.relay.server_pid)
-    while a.relay.listening.is_set():  # noticed within a moment: the server closes the socket
-        await asyncio.sleep(0.01)
+    await terminate_backend(postgres_url, a.relay.server_pid)
+    async with asyncio.timeout(WAKE):  # noticed within a moment: the server closes the socket
+        while a.relay.listening.is_set():
+            await asyncio.sleep(0.01)
     token = b.desk.token()
     a.desk.publish()  # must neither block nor raise
     assert await Signal.wait(token, WAKE)

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,7 +21,6 @@ from bot.workers import bind
 from nlu.server_state import is_running
 from nlu.training import PROJECT_ROOT
 from tests.support.fake_rasa import FakeRasa
-from tests.support.postgres import postgres_database
 from tests.support.processes import all_gone
 from tests.support.servers import free_port
 
@@ -32,12 +31,6 @@ WAIT = 90.0  # start-up bound on a busy 2-core machine; never a speed check
 def fake_rasa() -> Iterator[FakeRasa]:
     with FakeRasa(token="workers-test") as rasa:
         yield rasa
-
-
-@pytest.fixture
-async def postgres_url(postgres_admin_url: str) -> AsyncIterator[str]:
-    async with postgres_database(postgres_admin_url) as url:
-        yield url
 
 
 def environment(database_url: str, **extra: str) -> dict[str, str]:
@@ -157,8 +150,9 @@ async def test_connections_on_the_shared_socket_send_without_delay() -> None:
     try:
         port = listening.getsockname()[1]
         _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while not nodelay:
-            await asyncio.sleep(0.01)
+        async with asyncio.timeout(10):
+            while not nodelay:
+                await asyncio.sleep(0.01)
         writer.close()
         assert nodelay == [1]
     finally:

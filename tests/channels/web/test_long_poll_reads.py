@@ -46,8 +46,9 @@ async def test_a_quiet_long_poll_reads_once_then_again_only_when_woken(
         poll = asyncio.create_task(
             http.get(UPDATES, params={"after": 2**62, "wait": 3.5}, headers=headers)
         )
-        while not reads:
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(10):  # the poll has read once and waits
+            while not reads:
+                await asyncio.sleep(0.05)
         app.services.notifier.messages.publish()  # something happened: look again
         woken = await poll
         assert woken.status_code == 200
