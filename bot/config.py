@@ -165,6 +165,12 @@ class Settings(BaseSettings):
     handoff_default_handle_minutes: float = Field(
         6.0, gt=0, validation_alias=_env("HANDOFF_DEFAULT_HANDLE_MINUTES")
     )  # used for wait estimates until there is history
+    silence_alert_seconds: int = Field(
+        120, ge=1, validation_alias=_env("SILENCE_ALERT_SECONDS")
+    )  # a subscriber with an agent waiting this long for an answer raises an alert
+    monitor_bot_idle_minutes: float = Field(
+        30.0, gt=0, validation_alias=_env("MONITOR_BOT_IDLE_MINUTES")
+    )  # a conversation the bot holds is on the live monitor while it had a message this recently
 
     @field_validator("log_level")
     @classmethod

@@ -26,6 +26,7 @@ class Reason(StrEnum):
     PROCESSING_FAILED = ("processing_failed", 1.0)  # a message failed processing repeatedly
     COMPLAINT = ("complaint", 2.0)  # set by the handoff when the topic is a complaint
     NEGATIVE_SENTIMENT = ("negative_sentiment", 3.0)  # ... or the subscriber is furious
+    SUPERVISOR_JOINED = ("supervisor_joined", 0.0)  # a supervisor joined a bot's conversation
 
 
 def head_start(reason: str) -> float:

@@ -16,9 +16,12 @@ from fastapi import APIRouter, Body, HTTPException, Path, Request, Response, sta
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from bot.notify import wait_any
+from handoff.audit import Actor, AuditAction
 from handoff.auth import AgentInfo, Login
 from handoff.deps import (
     CurrentAgent,
+    CurrentCaller,
+    CurrentSupervisor,
     HandoffDep,
     clear_session_cookie,
     client_address,
@@ -102,11 +105,26 @@ async def log_in(module: HandoffExtension, request: Request, body: LoginIn, *, k
         except Busy:
             await attempt.abandoned()
             raise
-        except BaseException:  # a wrong password, or anything that cut the check short
+        except InvalidCredentials:
+            await attempt.failed()
+            await _audit_failed_login(module, body.username, address)
+            raise
+        except BaseException:  # anything that cut the check short
             await attempt.failed()
             raise
         await attempt.succeeded()
+    await module.audit.record(Actor.of(login.agent, address), AuditAction.LOGIN,
+                              details={"kind": kind})
     return login
+
+
+async def _audit_failed_login(module: HandoffExtension, username: str, address: str) -> None:
+    """A failed login names the account only when it exists: what someone typed into the
+    username field may be their password."""
+    known = await module.accounts.find(username)
+    actor = Actor(known, address) if known else Actor(None, address)
+    await module.audit.record(actor, AuditAction.LOGIN_FAILED,
+                              details=None if known else {"known_account": False})
 
 
 def agent_out(agent: AgentInfo) -> AgentOut:
@@ -127,11 +145,12 @@ async def login(body: LoginIn, request: Request, module: HandoffDep) -> TokenOut
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=_ERRORS)
-async def logout(request: Request, agent: CurrentAgent, module: HandoffDep) -> Response:
+async def logout(request: Request, caller: CurrentCaller, module: HandoffDep) -> Response:
     """End this session (the bearer token or the page's cookie)."""
     token, _ = presented_token(request)
     if token:
         await module.accounts.logout(token)
+    await module.audit.record(caller.actor, AuditAction.LOGOUT)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     clear_session_cookie(response, module.settings)
     return response
@@ -153,59 +172,104 @@ async def queue(agent: CurrentAgent, module: HandoffDep) -> QueueOut:
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut,
             responses=_ERRORS)
-async def conversation(conversation_id: ConversationId, agent: CurrentAgent,
+async def conversation(conversation_id: ConversationId, caller: CurrentCaller,
                        module: HandoffDep) -> ConversationOut:
     """One conversation's current handoff: context card, transcript, notes, outcome."""
     with http_errors():
-        return await module.views.conversation(agent, conversation_id)
+        return await module.views.conversation(caller.agent, conversation_id,
+                                               address=caller.address)
 
 
 @router.post("/conversations/{conversation_id}/claim", response_model=ActionOut,
              responses=_ERRORS)
-async def claim(conversation_id: ConversationId, agent: CurrentAgent, module: HandoffDep) -> ActionOut:
+async def claim(conversation_id: ConversationId, caller: CurrentCaller,
+                module: HandoffDep) -> ActionOut:
     """Take a waiting conversation. Two agents at once: one wins, the other gets 409."""
     with http_errors():
-        return await module.desk.claim(agent, conversation_id)
+        return await module.desk.claim(caller.agent, conversation_id, address=caller.address)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut,
              status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def send_message(conversation_id: ConversationId, body: TextIn, agent: CurrentAgent,
+async def send_message(conversation_id: ConversationId, body: TextIn, caller: CurrentCaller,
                        module: HandoffDep) -> MessageOut:
     """Reply to the subscriber; it goes out through their own channel (via the outbox)."""
     with http_errors():
-        return await module.desk.reply(agent, conversation_id, body.text)
+        return await module.desk.reply(caller.agent, conversation_id, body.text,
+                                       address=caller.address)
 
 
 @router.post("/conversations/{conversation_id}/notes", response_model=NoteOut,
              status_code=status.HTTP_201_CREATED, responses=_ERRORS)
-async def add_note(conversation_id: ConversationId, body: TextIn, agent: CurrentAgent,
+async def add_note(conversation_id: ConversationId, body: TextIn, caller: CurrentCaller,
                    module: HandoffDep) -> NoteOut:
     """An internal note: other agents see it, the subscriber never does."""
     with http_errors():
-        return await module.desk.note(agent, conversation_id, body.text)
+        return await module.desk.note(caller.agent, conversation_id, body.text,
+                                      address=caller.address)
 
 
 @router.post("/conversations/{conversation_id}/close", response_model=ActionOut,
              responses=_ERRORS)
 async def close(
     conversation_id: ConversationId,
-    agent: CurrentAgent,
+    caller: CurrentCaller,
     module: HandoffDep,
     body: Annotated[CloseIn | None, Body()] = None,
 ) -> ActionOut:
     """Close the conversation; the subscriber is told and asked for a 1-5 rating."""
     with http_errors():
-        return await module.desk.close(agent, conversation_id, (body or CloseIn()).resolution)
+        return await module.desk.close(caller.agent, conversation_id,
+                                       (body or CloseIn()).resolution, address=caller.address)
 
 
 @router.post("/conversations/{conversation_id}/return-to-bot", response_model=ActionOut,
              responses=_ERRORS)
-async def return_to_bot(conversation_id: ConversationId, agent: CurrentAgent,
+async def return_to_bot(conversation_id: ConversationId, caller: CurrentCaller,
                         module: HandoffDep) -> ActionOut:
     """Hand the conversation back to the bot (the subscriber is told)."""
     with http_errors():
-        return await module.desk.return_to_bot(agent, conversation_id)
+        return await module.desk.return_to_bot(caller.agent, conversation_id,
+                                               address=caller.address)
+
+
+_SUPERVISOR_ERRORS: dict[int | str, dict[str, str]] = {
+    **_ERRORS,
+    403: {"description": "supervisors only"},
+    404: {"description": "no such conversation (whisper: no handoff)"},
+    409: {"description": "already in the conversation / already yours / the handoff ended"},
+}
+
+
+@router.post("/conversations/{conversation_id}/join", response_model=ActionOut,
+             responses=_SUPERVISOR_ERRORS)
+async def join(conversation_id: ConversationId, caller: CurrentSupervisor,
+               module: HandoffDep) -> ActionOut:
+    """A supervisor joins: a conversation the bot holds (a handoff opens, the supervisor's),
+    a waiting one (the supervisor claims it) or an agent's (both may reply). The subscriber is
+    told a senior colleague joined."""
+    with http_errors():
+        return await module.desk.join(caller.agent, conversation_id, address=caller.address)
+
+
+@router.post("/conversations/{conversation_id}/whisper", response_model=NoteOut,
+             status_code=status.HTTP_201_CREATED, responses=_SUPERVISOR_ERRORS)
+async def whisper(conversation_id: ConversationId, body: TextIn, caller: CurrentSupervisor,
+                  module: HandoffDep) -> NoteOut:
+    """A word to the agent, shown in their desk at once; never to the subscriber."""
+    with http_errors():
+        return await module.desk.whisper(caller.agent, conversation_id, body.text,
+                                         address=caller.address)
+
+
+@router.post("/conversations/{conversation_id}/take-over", response_model=ActionOut,
+             responses=_SUPERVISOR_ERRORS)
+async def take_over(conversation_id: ConversationId, caller: CurrentSupervisor,
+                    module: HandoffDep) -> ActionOut:
+    """The conversation becomes the supervisor's; its agent no longer handles or sees it."""
+    with http_errors():
+        return await module.desk.take_over(caller.agent, conversation_id,
+                                           address=caller.address)
 
 
 @router.get("/stats", response_model=StatsOut, responses=_ERRORS)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.messages import utcnow
 from bot.storage import Database, affected_rows
+from handoff.audit import CLI, STARTUP, Actor, AuditAction, AuditTrail
 from handoff.errors import AccountExists, InvalidCredentials, NotFound
 from handoff.login_throttle import PasswordGate
 from handoff.tables import Agent, AgentSession, Role
@@ -86,8 +87,11 @@ class Accounts:
         session_ttl: timedelta,
         hasher: PasswordHasher | None = None,
         gate: PasswordGate | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
+        """Account changes go to the desk's audit trail (``audit``, one on ``db`` if none)."""
         self._db = db
+        self._audit = audit or AuditTrail(db)
         self._ttl = session_ttl
         self._hasher = hasher or PasswordHasher()
         self._gate = gate or PasswordGate(4)
@@ -108,7 +112,8 @@ class Accounts:
     # -- accounts ----------------------------------------------------------------------------
 
     async def create(
-        self, username: str, password: str, *, role: str, display_name: str | None = None
+        self, username: str, password: str, *, role: str, display_name: str | None = None,
+        actor: Actor = CLI,
     ) -> AgentInfo:
         check_new_account(username, password, role)
         password_hash = await self._hash(password)
@@ -123,11 +128,15 @@ class Accounts:
                 )
                 session.add(agent)
                 await session.flush()
+                self._audit.add(session, actor, AuditAction.ACCOUNT_CREATE,
+                                details={"account": username, "role": role})
                 return _info(agent)
         except IntegrityError as exc:  # created at the same moment elsewhere
             raise taken from exc
 
-    async def set_password(self, username: str, password: str, *, role: str | None = None) -> None:
+    async def set_password(
+        self, username: str, password: str, *, role: str | None = None, actor: Actor = CLI
+    ) -> None:
         """Reset a password (and optionally the role); every open session is logged out.
 
         A disabled agent stays disabled: enabling is a separate, deliberate step.
@@ -141,9 +150,11 @@ class Accounts:
             agent.password_hash = password_hash
             if role is not None:
                 agent.role = role
+            self._audit.add(session, actor, AuditAction.ACCOUNT_PASSWORD,
+                            details={"account": username, "role": agent.role})
             await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
 
-    async def set_active(self, username: str, active: bool) -> bool:
+    async def set_active(self, username: str, active: bool, *, actor: Actor = CLI) -> bool:
         """Enable or disable an agent; disabling ends every session at once. Returns whether
         anything changed; :class:`NotFound` for an unknown username."""
         async with self._db.transaction() as session:
@@ -152,6 +163,9 @@ class Accounts:
                 raise NotFound(f"no agent {username!r}")
             changed = agent.active != active
             agent.active = active
+            if changed:
+                action = AuditAction.ACCOUNT_ENABLE if active else AuditAction.ACCOUNT_DISABLE
+                self._audit.add(session, actor, action, details={"account": username})
             if not active:
                 await session.execute(
                     delete(AgentSession).where(AgentSession.agent_id == agent.id)
@@ -170,18 +184,24 @@ class Accounts:
         if agent is None:
             try:
                 await self.create(ADMIN_USERNAME, password, role=Role.SUPERVISOR,
-                                  display_name="Administrator")
+                                  display_name="Administrator", actor=STARTUP)
                 log.info("created the supervisor %r from ABONENT_ADMIN_PASSWORD", ADMIN_USERNAME)
             except AccountExists:  # another replica was faster
                 pass
             return
         same = await self._verify(agent.password_hash, password, may_refuse=False)
         if not same or agent.role != Role.SUPERVISOR:
-            await self.set_password(ADMIN_USERNAME, password, role=Role.SUPERVISOR)
+            await self.set_password(ADMIN_USERNAME, password, role=Role.SUPERVISOR,
+                                    actor=STARTUP)
             log.info("reset the supervisor %r from ABONENT_ADMIN_PASSWORD", ADMIN_USERNAME)
         if not agent.active:
             log.warning("the supervisor %r is disabled; `abonent agents enable %s` enables it",
                         ADMIN_USERNAME, ADMIN_USERNAME)
+
+    async def find(self, username: str) -> AgentInfo | None:
+        async with self._db.sessions() as session:
+            agent = await session.scalar(select(Agent).where(Agent.username == username.strip()))
+        return _info(agent) if agent else None
 
     async def all_agents(self) -> list[tuple[AgentInfo, bool, datetime | None]]:
         async with self._db.sessions() as session:

@@ -8,7 +8,9 @@ from bot.config import Settings
 from bot.notify import Notifier
 from bot.ratelimit import LimitStore, build_limit_store
 from bot.storage import Database
-from handoff import api, page
+from handoff import api, audit_api, monitor_api, page
+from handoff.audit import AuditTrail
+from handoff.audit_views import AuditViews
 from handoff.auth import Accounts
 from handoff.desk import Desk
 from handoff.desk_hooks import DeskHooks
@@ -16,7 +18,10 @@ from handoff.events import DeskEvents
 from handoff.extension import HandoffExtension
 from handoff.lexicon import load_lexicon
 from handoff.login_throttle import LoginThrottle, PasswordGate
+from handoff.monitor import Monitor
 from handoff.queue import WaitPolicy
+from handoff.search import api as search_api
+from handoff.search import build_search
 from handoff.stats import Stats
 from handoff.views import DeskViews
 from knowledge_base import KnowledgeBase
@@ -34,6 +39,7 @@ def build_handoff(
         concurrency=settings.handoff_agent_concurrency,
         default_handle_minutes=settings.handoff_default_handle_minutes,
     )
+    audit = AuditTrail(db)
     return HandoffExtension(
         settings=settings,
         hooks=DeskHooks(
@@ -41,17 +47,24 @@ def build_handoff(
             max_open_per_address=settings.webchat_max_open_handoffs_per_ip,
         ),
         accounts=Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours),
-                          gate=PasswordGate(settings.desk_login_max_concurrent)),
+                          gate=PasswordGate(settings.desk_login_max_concurrent), audit=audit),
         limiter=LoginThrottle(
             store=limits if limits is not None else build_limit_store(settings, db),
             max_failures=settings.desk_login_max_failures,
             window_seconds=settings.desk_login_window_seconds,
         ),
-        desk=Desk(db=db, kb=kb, notifier=notifier, events=events),
-        views=DeskViews(db, kb=kb),
+        desk=Desk(db=db, kb=kb, notifier=notifier, events=events, audit=audit),
+        views=DeskViews(db, kb=kb, audit=audit),
         stats=Stats(db, target_seconds=settings.handoff_target_seconds,
                     timezone=settings.desk_timezone),
         events=events,
         notifier=notifier,
-        router_list=[api.router, page.router],
+        audit=audit,
+        audit_views=AuditViews(db, silence_alert_seconds=settings.silence_alert_seconds),
+        monitor=Monitor(db, kb=kb, silence_alert_seconds=settings.silence_alert_seconds,
+                        target_seconds=settings.handoff_target_seconds,
+                        bot_idle_minutes=settings.monitor_bot_idle_minutes),
+        search=build_search(db),
+        router_list=[api.router, monitor_api.router, search_api.router, audit_api.router,
+                     page.router],
     )

@@ -10,12 +10,14 @@ drop them on any other plain-HTTP address).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response, status
 
 from bot.client_address import client_address as resolve_client
 from bot.config import Settings
+from handoff.audit import Actor
 from handoff.auth import AgentInfo
 from handoff.errors import InvalidCredentials
 from handoff.extension import HandoffExtension
@@ -67,6 +69,33 @@ async def current_agent(request: Request, module: HandoffDep) -> AgentInfo:
 
 
 CurrentAgent = Annotated[AgentInfo, Depends(current_agent)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The logged-in agent and the address the request came from (for the audit trail)."""
+
+    agent: AgentInfo
+    address: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.of(self.agent, self.address)
+
+
+async def current_caller(request: Request, agent: CurrentAgent, module: HandoffDep) -> Caller:
+    return Caller(agent, client_address(request, module.settings))
+
+
+async def current_supervisor(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    if not caller.agent.is_supervisor:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="supervisors only")
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+# a supervisor, or 403 "supervisors only" for an agent (401 without a login)
+CurrentSupervisor = Annotated[Caller, Depends(current_supervisor)]
 
 
 def client_address(request: Request, settings: Settings) -> str:

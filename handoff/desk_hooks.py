@@ -24,6 +24,7 @@ from handoff.events import DeskEvents
 from handoff.lexicon import load_lexicon, normalise
 from handoff.queue import WaitPolicy, current_handoff, position_and_wait
 from handoff.sentiment import analyse
+from handoff.silence import remember_silences
 from handoff.tables import Handoff, HandoffStatus
 from knowledge_base import KnowledgeBase, PhraseKey
 from nlu import NluResult, intent_family
@@ -198,12 +199,14 @@ class DeskHooks:
             conversation.state = ConversationState.BOT
             return await self.escalate(session, conversation, reason=str(reason), lang=lang)
         if handoff.status == HandoffStatus.WAITING and is_cancel(message):
+            now = utcnow()
             cancelled = await session.execute(
                 update(Handoff)
                 .where(Handoff.id == handoff.id, Handoff.status == HandoffStatus.WAITING)
-                .values(status=HandoffStatus.CANCELLED, ended_at=utcnow())
+                .values(status=HandoffStatus.CANCELLED, ended_at=now)
             )
             if affected_rows(cancelled) == 1:
+                await remember_silences(session, handoff, now, ended_at=now)
                 conversation.state = ConversationState.BOT
                 conversation.misunderstandings = 0
                 conversation.awaiting = None

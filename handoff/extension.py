@@ -13,11 +13,15 @@ from fastapi import APIRouter
 from bot.config import Settings
 from bot.extensions import BackgroundLoop
 from bot.notify import Notifier
+from handoff.audit import AuditTrail
+from handoff.audit_views import AuditViews
 from handoff.auth import Accounts
 from handoff.desk import Desk
 from handoff.desk_hooks import DeskHooks
 from handoff.events import DeskEvents
 from handoff.login_throttle import LoginThrottle
+from handoff.monitor import Monitor
+from handoff.search import TranscriptSearch
 from handoff.stats import Stats
 from handoff.views import DeskViews
 
@@ -47,6 +51,10 @@ class HandoffExtension:
     stats: Stats
     events: DeskEvents
     notifier: Notifier
+    audit: AuditTrail
+    audit_views: AuditViews
+    monitor: Monitor
+    search: TranscriptSearch
     router_list: list[APIRouter] = field(default_factory=list)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
 

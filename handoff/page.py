@@ -20,6 +20,8 @@ ASSETS = {
     "desk.js": "text/javascript; charset=utf-8",
     "login.js": "text/javascript; charset=utf-8",
     "desk.css": "text/css; charset=utf-8",
+    "monitor.js": "text/javascript; charset=utf-8",
+    "monitor.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -50,6 +52,22 @@ async def desk(request: Request, module: HandoffDep) -> Response:
     except InvalidCredentials:
         return RedirectResponse("/desk/login", status_code=status.HTTP_303_SEE_OTHER)
     return _page("desk.html")
+
+
+@router.get("/desk/monitor")
+async def monitor(request: Request, module: HandoffDep) -> Response:
+    """The supervisors' live monitor; an agent gets 403, a stranger the login page."""
+    token, from_cookie = presented_token(request)
+    if token is None or not from_cookie:
+        return RedirectResponse("/desk/login", status_code=status.HTTP_303_SEE_OTHER)
+    try:
+        agent = await module.accounts.resolve(token)
+    except InvalidCredentials:
+        return RedirectResponse("/desk/login", status_code=status.HTTP_303_SEE_OTHER)
+    if not agent.is_supervisor:
+        return HTMLResponse("<!doctype html><title>403</title><p>Supervisors only.</p>",
+                            status_code=status.HTTP_403_FORBIDDEN, headers=SECURITY_HEADERS)
+    return _page("monitor.html")
 
 
 @router.get("/desk/login")

@@ -176,6 +176,7 @@ class QueueItem(BaseModel):
     last_subscriber_at: UtcDateTime | None = None
     last_agent_at: UtcDateTime | None = None
     agent: str | None = Field(None, description="username of the agent who claimed it")
+    supervisor: str | None = Field(None, description="username of a supervisor who joined")
     summary: str
     card: CardSummary = Field(description="the context card without the transcript")
 
@@ -191,6 +192,8 @@ class NoteOut(BaseModel):
     agent: str
     text: str
     at: UtcDateTime
+    kind: str = Field("note", description="note (for colleagues) | whisper (a supervisor's "
+                                          "word to the agent); never shown to the subscriber")
 
 
 class ConversationOut(QueueItem):

@@ -15,6 +15,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.messages import utcnow
 from bot.storage.tables import Base, BigId
 
+# what migration 0012 makes outside the declared metadata for transcript search (SQLite's FTS5
+# table and its shadow tables, PostgreSQL's GIN expression index): schema comparisons leave
+# them alone (bot/storage/tables.py)
+Base.metadata.info.setdefault("undeclared", set()).update({
+    "messages_fts", *(f"messages_fts_{part}" for part in ("data", "idx", "content", "docsize",
+                                                          "config")),
+    "ix_messages_text_fts",
+})
+
 
 class Role:
     AGENT = "agent"
@@ -97,10 +106,22 @@ class Handoff(Base):
     # where an anonymous (web chat) subscriber wrote from: caps open handoffs per address.
     # Abuse control only: never shown on the card or in the desk API.
     client_address: Mapped[str | None] = mapped_column(String(64), index=True)
+    # a supervisor who joined the agent's conversation (their replies reach the subscriber too)
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    # the longest the subscriber waited for a person's answer, over the silences that ended
+    # (handoff/silence.py); searchable as "silence longer than N seconds"
+    longest_silence_seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class NoteKind:
+    NOTE = "note"  # for colleagues
+    WHISPER = "whisper"  # a supervisor's word to the agent, shown live
+    ALL = (NOTE, WHISPER)
 
 
 class HandoffNote(Base):
-    """An internal note on a handoff: agents see it, the subscriber never does."""
+    """An internal note on a handoff, or a supervisor's whisper to the agent: agents see it,
+    the subscriber never does."""
 
     __tablename__ = "handoff_notes"
 
@@ -108,4 +129,31 @@ class HandoffNote(Base):
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"), index=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
     text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), default=NoteKind.NOTE, server_default="note")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One desk action, appended and never changed: who, what, when, which conversation, from
+    which address. The app has no code path that updates or deletes a row, and the database
+    refuses to (triggers from migration 0012), so not even a slip can rewrite history.
+
+    ``agent_id`` has no foreign key and ``username`` is copied, so the trail outlives accounts.
+    """
+
+    __tablename__ = "desk_audit"
+    __table_args__ = (
+        Index("ix_desk_audit_conversation", "conversation_id", "id"),
+        Index("ix_desk_audit_agent", "agent_id", "id"),
+        Index("ix_desk_audit_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    agent_id: Mapped[int | None] = mapped_column(BigId)
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    conversation_id: Mapped[str | None] = mapped_column(String(32))
+    handoff_id: Mapped[int | None] = mapped_column(BigId)
+    address: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

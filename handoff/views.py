@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import utcnow
 from bot.storage import Conversation, Database, Identity
+from handoff.audit import Actor, AuditAction, AuditTrail
 from handoff.auth import AgentInfo
 from handoff.card import CustomerContext, customer_context, identity_view, transcripts
 from handoff.errors import Forbidden, NotFound
@@ -44,11 +45,14 @@ def may_see(viewer: AgentInfo, handoff: Handoff) -> bool:
 
 
 class DeskViews:
-    def __init__(self, db: Database, kb: KnowledgeBase | None = None) -> None:
+    def __init__(
+        self, db: Database, kb: KnowledgeBase | None = None, audit: AuditTrail | None = None
+    ) -> None:
         """Without ``kb`` the customer's other conversations carry their topic's intent but
-        no label."""
+        no label. Opening a conversation is recorded in ``audit``."""
         self._db = db
         self._kb = kb
+        self._audit = audit or AuditTrail(db)
 
     async def queue(self, viewer: AgentInfo) -> QueueOut:
         now = utcnow()
@@ -66,7 +70,9 @@ class DeskViews:
             generated_at=now,
         )
 
-    async def conversation(self, viewer: AgentInfo, conversation_id: str) -> ConversationOut:
+    async def conversation(
+        self, viewer: AgentInfo, conversation_id: str, *, address: str | None = None
+    ) -> ConversationOut:
         now = utcnow()
         async with self._db.sessions() as session:
             conversation = await session.get(Conversation, conversation_id)
@@ -98,6 +104,14 @@ class DeskViews:
             "transcript": texts[conversation_id],
             **self._customer(viewer, customer, item.card.lang),
         })
+        actor = Actor.of(viewer, address)
+        await self._audit.record_view(actor, AuditAction.OPEN, conversation_id=conversation_id,
+                                      handoff_id=handoff.id)
+        if card.identity.verified_phone:
+            await self._audit.record_view(actor, AuditAction.VIEW_PERSONAL_DATA,
+                                          conversation_id=conversation_id,
+                                          handoff_id=handoff.id,
+                                          details={"data": "verified_phone"})
         return ConversationOut(
             **item.model_dump(exclude={"card"}),
             card=card,
@@ -106,7 +120,8 @@ class DeskViews:
             ended_at=handoff.ended_at,
             rating=handoff.rating,
             wait_seconds=handoff.wait_seconds,
-            notes=[NoteOut(id=n.id, agent=name, text=n.text, at=n.created_at) for n, name in notes],
+            notes=[NoteOut(id=n.id, agent=name, text=n.text, at=n.created_at, kind=n.kind)
+                   for n, name in notes],
         )
 
     async def _items(
@@ -114,7 +129,7 @@ class DeskViews:
     ) -> list[QueueItem]:
         """The handoffs as queue items: the card without the transcript, so a queue render
         costs one row per handoff however long the conversations are."""
-        agent_ids = {h.agent_id for h in handoffs if h.agent_id is not None}
+        agent_ids = {i for h in handoffs for i in (h.agent_id, h.supervisor_id) if i is not None}
         names: dict[int, str] = {}
         if agent_ids:
             rows = await session.execute(
@@ -191,6 +206,8 @@ def _item(
         last_subscriber_at=handoff.last_subscriber_at,
         last_agent_at=handoff.last_agent_at,
         agent=names.get(handoff.agent_id) if handoff.agent_id is not None else None,
+        supervisor=(names.get(handoff.supervisor_id) if handoff.supervisor_id is not None
+                    else None),
         summary=str(card.get("summary") or "—"),
         card=CardSummary.model_validate({
             "channel": card.get("channel") or handoff.channel,

@@ -31,6 +31,7 @@ class PhraseKey(StrEnum):
     CANCEL_BUTTON = "cancel_button"
     CANCELLED_HANDOFF = "cancelled_handoff"
     AGENT_JOINED = "agent_joined"
+    SUPERVISOR_JOINED = "supervisor_joined"
     RETURNED_TO_BOT = "returned_to_bot"
     CONVERSATION_CLOSED = "conversation_closed"
     RATING_QUESTION = "rating_question"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import channels.email.tables  # the e-mail channel's table joins the metadata
 import channels.web.tables  # noqa: F401  (the web chat sessions join the metadata)
 import handoff.tables  # noqa: F401  (the handoff tables join the metadata)
-from bot.storage.tables import Base
+from bot.storage.tables import Base, declared
 
 target_metadata = Base.metadata
 
@@ -20,6 +20,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=declared,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

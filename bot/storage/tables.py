@@ -30,6 +30,12 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[object, object]] = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
 
 
+def declared(name: str | None, type_: str, _parent: object = None) -> bool:
+    """For Alembic's ``include_name``: leave out the tables and indexes a package made by hand
+    in its migrations and listed in ``Base.metadata.info["undeclared"]`` (full-text indexes)."""
+    return not (type_ in ("table", "index") and name in Base.metadata.info.get("undeclared", ()))
+
+
 class ConversationState:
     BOT = "bot"
     WAITING_AGENT = "waiting_agent"

@@ -13,10 +13,11 @@ import channels.email.tables  # the e-mail channel's table joins the metadata
 import channels.web.tables  # noqa: F401  (the web chat sessions join the metadata)
 import handoff.tables  # noqa: F401  (the handoff tables join the metadata)
 from bot.storage import Base, Database
+from bot.storage.tables import declared
 
 
 def _differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    context = MigrationContext.configure(connection, opts={"compare_type": False, "include_name": declared})
     return list(compare_metadata(context, Base.metadata))
 
 
