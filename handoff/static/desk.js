@@ -29,7 +29,8 @@
       other_identities: "Другие каналы абонента", recent: "Недавние обращения",
       had_handoff: "был у сотрудника", open: "Открыть",
       cs_bot: "с ботом", cs_waiting_agent: "ждёт сотрудника", cs_with_agent: "у сотрудника",
-      cs_closed: "закрыт",
+      cs_closed: "закрыт", whisper: "Шёпот руководителя", supervisor: "Руководитель",
+      monitor: "Монитор", r_supervisor_joined: "Подключился руководитель",
     },
     en: {
       desk: "Agent desk", logout: "Log out", waiting: "Waiting", active: "Active",
@@ -57,7 +58,8 @@
       other_identities: "Subscriber's other channels", recent: "Recent conversations",
       had_handoff: "went to an agent", open: "Open",
       cs_bot: "with the bot", cs_waiting_agent: "waiting for an agent", cs_with_agent: "with an agent",
-      cs_closed: "closed",
+      cs_closed: "closed", whisper: "Supervisor's whisper", supervisor: "Supervisor",
+      monitor: "Monitor", r_supervisor_joined: "A supervisor joined",
     },
   };
   let lang = localStorage.getItem("desk_lang") || ((navigator.language || "ru").startsWith("ru") ? "ru" : "en");
@@ -180,9 +182,10 @@
     $("conv-summary").textContent = d.summary;
     const status = [t("st_" + d.status)];
     if (d.agent) status.push(`${t("agent")}: ${d.agent}`);
+    if (d.supervisor) status.push(`${t("supervisor")}: ${d.supervisor}`);
     if (d.rating) status.push(`${t("rating")}: ${d.rating}/5`);
     $("conv-status").textContent = status.join(" · ");
-    const mine = state.me && (d.agent === state.me.username || state.me.role === "supervisor");
+    const mine = state.me && (d.agent === state.me.username || d.supervisor === state.me.username || state.me.role === "supervisor");
     $("claim").disabled = d.status !== "waiting";
     $("return").disabled = !(d.status === "waiting" || (d.status === "active" && mine));
     $("close").disabled = !(d.status === "active" && mine) && !(d.status === "waiting" && state.me && state.me.role === "supervisor");
@@ -270,10 +273,20 @@
     const list = $("notes");
     clear(list);
     for (const note of notes) {
-      const li = el("li");
-      li.appendChild(el("span", "muted", `${note.agent} · ${timeOf(note.at)}: `));
+      const whisper = note.kind === "whisper";
+      const li = el("li", whisper ? "whisper" : null);
+      li.appendChild(el("span", "muted", `${whisper ? t("whisper") + " · " : ""}${note.agent} · ${timeOf(note.at)}: `));
       li.appendChild(document.createTextNode(note.text));
       list.appendChild(li);
+    }
+    // the latest whisper also stands above the transcript, where the agent is looking
+    const latest = notes.filter((n) => n.kind === "whisper").pop();
+    const banner = $("whisper");
+    banner.hidden = !latest;
+    clear(banner);
+    if (latest) {
+      banner.appendChild(el("b", null, `${t("whisper")} (${latest.agent}, ${timeOf(latest.at)}): `));
+      banner.appendChild(document.createTextNode(latest.text));
     }
   }
 
@@ -369,6 +382,7 @@
     const me = await api("GET", "/api/desk/me");
     state.me = me.agent;
     $("whoami").textContent = `${me.agent.display_name || me.agent.username} (${me.agent.role})`;
+    $("monitor-link").hidden = me.agent.role !== "supervisor";
     applyLang();
     connect();
     setInterval(tick, 1000);

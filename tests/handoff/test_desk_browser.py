@@ -197,3 +197,38 @@ async def test_the_card_shows_the_verified_customer_and_opens_their_earlier_conv
     await expect(page.locator(f'#recent li[data-conversation="{linked.current}"]')).to_contain_text(
         "Web chat")
     assert errors == [], errors
+
+
+async def test_an_agent_sees_a_supervisors_whisper_live(desk_sqlite: Desk, page: Any) -> None:
+    from playwright.async_api import expect
+
+    from tests.handoff.test_desk_api import escalated
+
+    expect.set_options(timeout=10_000)
+    desk = desk_sqlite
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    user, conversation, answer = await escalated(desk)
+    anna = await desk.create_agent("anna")
+    assert (await desk.post(anna, conversation, "claim")).status_code == 200
+
+    await page.goto(f"{desk.url}/desk")
+    await page.fill("#username", "anna")
+    await page.fill("#password", "anna-password")
+    await page.click("#submit")
+    await page.wait_for_url(f"{desk.url}/desk")
+    await expect(page.locator("#monitor-link")).to_be_hidden()  # agents have no monitor
+    await page.locator(f'#active .item[data-conversation="{conversation}"]').click()
+    await expect(page.locator("#whisper")).to_be_hidden()
+
+    admin = await desk.admin()
+    whisper = f"Предложи пакет роуминга {XSS}"
+    assert (await desk.post(admin, conversation, "whisper", {"text": whisper})).status_code == 201
+    banner = page.locator("#whisper")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text(whisper)
+    await expect(page.locator("#notes li.whisper")).to_contain_text("admin")
+    assert await page.locator("img").count() == 0
+    update = await desk.updates(user, answer["cursor"])
+    assert not any("пакет роуминга" in r["text"] for r in update["replies"])
+    assert errors == [], errors
