@@ -238,7 +238,7 @@ async def test_opening_a_verified_subscribers_card_is_audited(desk_app: Desk) ->
 
 
 async def test_a_reply_stores_the_longest_silence(desk_app: Desk) -> None:
-    user, conversation, _ = await escalated(desk_app)
+    _, conversation, _ = await escalated(desk_app)
     anna = await desk_app.create_agent("anna")
     assert (await desk_app.post(anna, conversation, "claim")).status_code == 200
     async with desk_app.services.db.transaction() as session:  # escalated ten minutes ago
