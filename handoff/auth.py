@@ -88,10 +88,13 @@ class Accounts:
         hasher: PasswordHasher | None = None,
         gate: PasswordGate | None = None,
         audit: AuditTrail | None = None,
+        operator: Actor = CLI,
     ) -> None:
-        """Account changes go to the desk's audit trail (``audit``, one on ``db`` if none)."""
+        """Account changes go to the desk's audit trail (``audit``, one on ``db`` if none),
+        made by ``operator`` unless a call names its actor."""
         self._db = db
         self._audit = audit or AuditTrail(db)
+        self._operator = operator
         self._ttl = session_ttl
         self._hasher = hasher or PasswordHasher()
         self._gate = gate or PasswordGate(4)
@@ -113,7 +116,7 @@ class Accounts:
 
     async def create(
         self, username: str, password: str, *, role: str, display_name: str | None = None,
-        actor: Actor = CLI,
+        actor: Actor | None = None,
     ) -> AgentInfo:
         check_new_account(username, password, role)
         password_hash = await self._hash(password)
@@ -128,14 +131,14 @@ class Accounts:
                 )
                 session.add(agent)
                 await session.flush()
-                self._audit.add(session, actor, AuditAction.ACCOUNT_CREATE,
+                self._audit.add(session, actor or self._operator, AuditAction.ACCOUNT_CREATE,
                                 details={"account": username, "role": role})
                 return _info(agent)
         except IntegrityError as exc:  # created at the same moment elsewhere
             raise taken from exc
 
     async def set_password(
-        self, username: str, password: str, *, role: str | None = None, actor: Actor = CLI
+        self, username: str, password: str, *, role: str | None = None, actor: Actor | None = None
     ) -> None:
         """Reset a password (and optionally the role); every open session is logged out.
 
@@ -150,11 +153,11 @@ class Accounts:
             agent.password_hash = password_hash
             if role is not None:
                 agent.role = role
-            self._audit.add(session, actor, AuditAction.ACCOUNT_PASSWORD,
+            self._audit.add(session, actor or self._operator, AuditAction.ACCOUNT_PASSWORD,
                             details={"account": username, "role": agent.role})
             await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent.id))
 
-    async def set_active(self, username: str, active: bool, *, actor: Actor = CLI) -> bool:
+    async def set_active(self, username: str, active: bool, *, actor: Actor | None = None) -> bool:
         """Enable or disable an agent; disabling ends every session at once. Returns whether
         anything changed; :class:`NotFound` for an unknown username."""
         async with self._db.transaction() as session:
@@ -165,7 +168,8 @@ class Accounts:
             agent.active = active
             if changed:
                 action = AuditAction.ACCOUNT_ENABLE if active else AuditAction.ACCOUNT_DISABLE
-                self._audit.add(session, actor, action, details={"account": username})
+                self._audit.add(session, actor or self._operator, action,
+                                details={"account": username})
             if not active:
                 await session.execute(
                     delete(AgentSession).where(AgentSession.agent_id == agent.id)

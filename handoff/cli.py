@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from bot.config import get_settings
 from bot.storage import Database
+from handoff.audit import Actor
 from handoff.auth import Accounts, check_new_account
 from handoff.errors import HandoffError
 from handoff.tables import Role
@@ -65,6 +66,15 @@ def read_password(stdin: Any = None) -> str:
     return line.rstrip("\r\n")
 
 
+def operator() -> Actor:
+    """Who runs the command, for the audit trail: ``cli:<login name>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container's bare uid)
+        user = "unknown"
+    return Actor(None, None, f"cli:{user}"[:64])
+
+
 def _with_accounts(action: Callable[[Accounts], Awaitable[T]]) -> T:
     settings = get_settings()
 
@@ -73,7 +83,8 @@ def _with_accounts(action: Callable[[Accounts], Awaitable[T]]) -> T:
         try:
             if settings.auto_migrate:
                 await db.upgrade()
-            accounts = Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours))
+            accounts = Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours),
+                                operator=operator())
             return await action(accounts)
         finally:
             await db.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import io
 import json
 from collections.abc import AsyncIterator
@@ -11,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot import cli
 from bot.config import get_settings
 from bot.storage import Database
 from handoff.auth import Accounts
+from handoff.tables import AuditEntry
 from tests.support.app import new_user
 from tests.support.desk import Desk
 
@@ -75,11 +78,11 @@ async def test_assets_are_served_and_nothing_else(desk_app: Desk) -> None:
 
 
 def test_the_page_never_renders_text_as_markup() -> None:
-    for name in ("desk.js", "login.js"):
+    for name in ("desk.js", "login.js", "monitor.js"):
         source = (STATIC / name).read_text(encoding="utf-8")
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in source, f"{name} uses {sink}"
-    for name in ("desk.html", "login.html"):
+    for name in ("desk.html", "login.html", "monitor.html"):
         assert "<script>" not in (STATIC / name).read_text(encoding="utf-8"), "no inline scripts"
 
 
@@ -114,3 +117,15 @@ def test_cli_creates_an_agent_with_the_password_from_stdin(
             await db.close()
 
     assert asyncio.run(login()) == "supervisor"
+
+    async def audited() -> list[tuple[str | None, str]]:
+        db = Database(url)
+        try:
+            async with db.sessions() as session:
+                rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+                return [(row.username, row.action) for row in rows]
+        finally:
+            await db.close()
+
+    # who ran the command is on the trail: the one account that was created
+    assert asyncio.run(audited()) == [(f"cli:{getpass.getuser()}", "account_create")]
