@@ -126,3 +126,20 @@ async def test_admin_password_resets_at_start_and_logs_out(database_url: str) ->
     finally:
         await db.close()
 
+
+
+async def test_the_monitor_page_is_for_supervisors_only(database_url: str) -> None:
+    async with running_desk(database_url, plain_http=True) as desk_app:
+        stranger = await desk_app.http.get("/desk/monitor", follow_redirects=False)
+        assert stranger.status_code == 303 and stranger.headers["location"] == "/desk/login"
+        await desk_app.module.accounts.create("anna", "anna-password", role="agent")
+        for username, password, status in (("anna", "anna-password", 403),
+                                           ("admin", ADMIN_PASSWORD, 200)):
+            async with httpx.AsyncClient(base_url=desk_app.url) as browser:
+                login = await browser.post("/desk/session",
+                                           json={"username": username, "password": password})
+                assert login.status_code == 200
+                page = await browser.get("/desk/monitor", follow_redirects=False)
+                assert page.status_code == status, username
+                assert "script-src 'self'" in page.headers["content-security-policy"]
+                assert ("/desk/assets/monitor.js" in page.text) == (status == 200)
