@@ -90,8 +90,21 @@ async def handoff_silences(
                Message.created_at >= handoff.created_at)
         .order_by(Message.id)
     )
-    events = [(at, SUBSCRIBER if direction == "in" else AGENT if sender == "agent" else "")
-              for at, direction, sender in rows]
+    events = [(at, event_kind(direction, sender)) for at, direction, sender in rows]
+    return silences_of(handoff, events, ended_at=ended_at)
+
+
+def event_kind(direction: str, sender: str) -> str:
+    """What a stored message is to the rule: the subscriber's, a person's reply, or a bot's
+    line (which answers nothing)."""
+    return SUBSCRIBER if direction == "in" else AGENT if sender == "agent" else ""
+
+
+def silences_of(
+    handoff: Handoff, events: Iterable[tuple[datetime, str]], *, ended_at: datetime | None = None
+) -> list[Silence]:
+    """The silences of a stored handoff from its messages' events (read by the caller, e.g.
+    for many handoffs in one query)."""
     return silences(handoff.created_at, events, ended_at=ended_at or handoff.ended_at,
                     waiting_from_start=handoff.reason != Reason.SUPERVISOR_JOINED)
 
