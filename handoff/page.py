@@ -57,13 +57,15 @@ async def desk(request: Request, module: HandoffDep) -> Response:
 @router.get("/desk/monitor")
 async def monitor(request: Request, module: HandoffDep) -> Response:
     """The supervisors' live monitor; an agent gets 403, a stranger the login page."""
+    back = RedirectResponse("/desk/login?next=/desk/monitor",
+                            status_code=status.HTTP_303_SEE_OTHER)
     token, from_cookie = presented_token(request)
     if token is None or not from_cookie:
-        return RedirectResponse("/desk/login", status_code=status.HTTP_303_SEE_OTHER)
+        return back
     try:
         agent = await module.accounts.resolve(token)
     except InvalidCredentials:
-        return RedirectResponse("/desk/login", status_code=status.HTTP_303_SEE_OTHER)
+        return back
     if not agent.is_supervisor:
         return HTMLResponse("<!doctype html><title>403</title><p>Supervisors only.</p>",
                             status_code=status.HTTP_403_FORBIDDEN, headers=SECURITY_HEADERS)

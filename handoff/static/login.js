@@ -36,7 +36,12 @@
         headers: { "Content-Type": "application/json", "X-Desk-Request": "1" },
         body: JSON.stringify({ username: $("username").value, password: $("password").value }),
       });
-      if (res.ok) { location.assign("/desk"); return; }
+      if (res.ok) {
+        // back to the page that sent us here (only a desk page: never an open redirect)
+        const next = new URLSearchParams(location.search).get("next");
+        location.assign(next && /^\/desk(\/[a-z]+)?$/.test(next) ? next : "/desk");
+        return;
+      }
       if (res.status === 429) {
         $("error").textContent = t("limited", { s: res.headers.get("Retry-After") || "60" });
       } else {

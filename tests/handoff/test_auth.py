@@ -131,7 +131,8 @@ async def test_admin_password_resets_at_start_and_logs_out(database_url: str) ->
 async def test_the_monitor_page_is_for_supervisors_only(database_url: str) -> None:
     async with running_desk(database_url, plain_http=True) as desk_app:
         stranger = await desk_app.http.get("/desk/monitor", follow_redirects=False)
-        assert stranger.status_code == 303 and stranger.headers["location"] == "/desk/login"
+        assert stranger.status_code == 303
+        assert stranger.headers["location"] == "/desk/login?next=/desk/monitor"
         await desk_app.module.accounts.create("anna", "anna-password", role="agent")
         for username, password, status in (("anna", "anna-password", 403),
                                            ("admin", ADMIN_PASSWORD, 200)):
