@@ -8,19 +8,16 @@ the database refuses UPDATE and DELETE anyway (migration 0012).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BeforeValidator
+from fastapi import APIRouter, Query
 
 from handoff.api import ConversationId, http_errors
 from handoff.audit import AuditAction
 from handoff.audit_schemas import AuditPage, ReplayOut
 from handoff.audit_views import MAX_PAGE_SIZE, AuditQuery
 from handoff.deps import CurrentSupervisor, HandoffDep
-from handoff.timeutil import aware
+from handoff.period import DateOrTime, period
 
 router = APIRouter(prefix="/api/desk", tags=["supervisor tools"])
 
@@ -29,38 +26,6 @@ _ERRORS: dict[int | str, dict[str, str]] = {
     403: {"description": "supervisors only"},
 }
 MAX_PAGE = 100_000  # deeper than anyone pages; keeps the offset a sane number
-
-
-def _date_or_time(value: object) -> object:
-    """``2026-11-30`` is a day; anything longer an ISO 8601 date and time."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    try:
-        return date.fromisoformat(text) if len(text) <= 10 else datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError("expected an ISO 8601 date (2026-11-30) or date and time "
-                         "(2026-11-30T08:00:00Z)") from None
-
-
-DateOrTime = Annotated[datetime | date, BeforeValidator(_date_or_time)]
-
-
-def bound(value: datetime | date | None, zone: ZoneInfo, *, end: bool) -> datetime | None:
-    """A filter's bound as an aware UTC instant: ``from`` inclusive, ``to`` exclusive. A date
-    is that calendar day in the desk's time zone (as "today" in the stats), and ``to`` takes
-    the whole day; a date and time without an offset is UTC, like every time of the API."""
-    if value is None:
-        return None
-    try:
-        if isinstance(value, datetime):
-            moment = aware(value).astimezone(UTC)
-            return moment + timedelta(microseconds=1) if end else moment
-        day = value + timedelta(days=1) if end else value
-        return datetime.combine(day, time(), zone).astimezone(UTC)
-    except OverflowError:  # the edges of the calendar (9999-12-31, 0001-01-01 with an offset)
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail="a date out of range") from None
 
 
 @router.get("/audit", response_model=AuditPage, responses=_ERRORS)
@@ -80,11 +45,7 @@ async def audit(
 ) -> AuditPage:
     """The audit trail, newest first: who did what, when, to which conversation, and from
     which address."""
-    zone = ZoneInfo(module.settings.desk_timezone)
-    since, until = bound(from_, zone, end=False), bound(to, zone, end=True)
-    if since is not None and until is not None and since >= until:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            detail="'from' must be before 'to'")
+    since, until = period(from_, to, module.settings.desk_timezone)
     query = AuditQuery(agent=agent, action=action, conversation_id=conversation_id,
                        since=since, until=until)
     return await module.audit_views.entries(query, page=page, page_size=page_size)

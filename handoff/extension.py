@@ -28,6 +28,7 @@ from handoff.views import DeskViews
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 3600.0
+SEARCH_INDEX_EVERY = 30.0  # SQLite's search index follows new messages (a search catches up too)
 READY_TIMEOUT = 15.0
 
 
@@ -62,7 +63,7 @@ class HandoffExtension:
         return list(self.router_list)
 
     def background(self) -> list[BackgroundLoop]:
-        return [self._bootstrap, self._housekeeping]
+        return [self._bootstrap, self._housekeeping, self._search_index]
 
     async def ready(self) -> None:
         """Wait (briefly) until start-up accounts exist, so the first login cannot race them."""
@@ -82,6 +83,19 @@ class HandoffExtension:
             log.exception("could not create the supervisor 'admin'")
         finally:
             self._ready.set()
+
+    async def _search_index(self, stop: asyncio.Event) -> None:
+        """Index the transcript for search at start-up (a long SQLite history takes a while:
+        better now than in a supervisor's first search), then keep up every 30 s."""
+        while not stop.is_set():
+            try:
+                indexed = await self.search.catch_up()
+                if indexed >= 1000:
+                    log.info("search index: %d new messages indexed", indexed)
+            except Exception:  # the next round (or a search) tries again
+                log.exception("indexing messages for search failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SEARCH_INDEX_EVERY)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
