@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from bot.phones import format_phone, is_e164
 from bot.storage import Conversation, Identity, Message
 from handoff.sentiment import NEUTRAL, Sentiment, analyse, label_for
-from handoff.tables import Handoff
+from handoff.tables import Agent, Handoff, HandoffNote
 from knowledge_base import KnowledgeBase
 from nlu import intent_family
 
@@ -207,6 +207,21 @@ async def transcripts(
     for row in rows:
         out[row.conversation_id].append(transcript_entry(row))
     return out
+
+
+async def notes_of(
+    session: AsyncSession, conversation_id: str
+) -> list[tuple[HandoffNote, str]]:
+    """The notes and whispers on every handoff of the conversation, oldest first, with their
+    writers' usernames."""
+    rows = await session.execute(
+        select(HandoffNote, Agent.username)
+        .join(Agent, Agent.id == HandoffNote.agent_id)
+        .join(Handoff, Handoff.id == HandoffNote.handoff_id)
+        .where(Handoff.conversation_id == conversation_id)
+        .order_by(HandoffNote.id)
+    )
+    return [(note, username) for note, username in rows]
 
 
 async def build_card(

@@ -117,13 +117,7 @@ class Desk:
             if not (viewer.is_supervisor or handoff.status == HandoffStatus.WAITING
                     or handoff.agent_id == viewer.id):
                 raise Forbidden("another agent handles this conversation")
-            note = HandoffNote(handoff_id=handoff.id, agent_id=viewer.id, text=text,
-                               kind=NoteKind.NOTE)
-            locked.session.add(note)
-            await locked.session.flush()
-            locked.audit(AuditAction.NOTE, note_id=note.id)
-            return NoteOut(id=note.id, agent=viewer.username, text=text, at=note.created_at,
-                           kind=note.kind)
+            return await _add_note(locked, viewer, text, NoteKind.NOTE, AuditAction.NOTE)
 
     async def close(
         self, viewer: AgentInfo, conversation_id: str, resolution: str, *,
@@ -214,13 +208,7 @@ class Desk:
         the subscriber."""
         _require_supervisor(viewer)
         async with self._locked(conversation_id, Actor.of(viewer, address)) as locked:
-            note = HandoffNote(handoff_id=locked.handoff.id, agent_id=viewer.id, text=text,
-                               kind=NoteKind.WHISPER)
-            locked.session.add(note)
-            await locked.session.flush()
-            locked.audit(AuditAction.WHISPER, note_id=note.id)
-            return NoteOut(id=note.id, agent=viewer.username, text=text, at=note.created_at,
-                           kind=note.kind)
+            return await _add_note(locked, viewer, text, NoteKind.WHISPER, AuditAction.WHISPER)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -345,6 +333,17 @@ class Desk:
     @staticmethod
     def _lang(locked: _Locked) -> str:
         return locked.conversation.lang or locked.handoff.lang or "ru"
+
+
+async def _add_note(
+    locked: _Locked, viewer: AgentInfo, text: str, kind: str, action: AuditAction
+) -> NoteOut:
+    note = HandoffNote(handoff_id=locked.handoff.id, agent_id=viewer.id, text=text, kind=kind)
+    locked.session.add(note)
+    await locked.session.flush()
+    locked.audit(action, note_id=note.id)
+    return NoteOut(id=note.id, agent=viewer.username, text=text, at=note.created_at,
+                   kind=note.kind)
 
 
 def _require_supervisor(viewer: AgentInfo) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.messages import utcnow
 from bot.storage import Conversation, ConversationState, Database, Identity, Message
-from handoff.card import identity_view, transcript_entry, transcripts
+from handoff.card import identity_view, notes_of, transcript_entry, transcripts
 from handoff.desk_hooks import AWAITING_RATING
 from handoff.errors import NotFound
 from handoff.monitor_schemas import (
@@ -44,7 +44,7 @@ from handoff.queue import current_handoff, open_handoffs
 from handoff.schemas import TranscriptEntry
 from handoff.sentiment import analyse, label_for
 from handoff.silence import Silence, event_kind, ongoing, silences_of
-from handoff.tables import Agent, Handoff, HandoffNote, HandoffStatus
+from handoff.tables import Agent, Handoff, HandoffStatus
 from handoff.timeutil import aware, seconds_between
 from knowledge_base import KnowledgeBase
 
@@ -182,15 +182,7 @@ class Monitor:
             handoff = await current_handoff(session, conversation_id)
             identity = await session.get(Identity, conversation.identity_id)
             texts = await transcripts(session, [conversation_id], limit=READ_ONLY_TRANSCRIPT)
-            notes = (
-                await session.execute(
-                    select(HandoffNote, Agent.username)
-                    .join(Agent, Agent.id == HandoffNote.agent_id)
-                    .join(Handoff, Handoff.id == HandoffNote.handoff_id)
-                    .where(Handoff.conversation_id == conversation_id)
-                    .order_by(HandoffNote.id)
-                )
-            ).all()
+            notes = await notes_of(session, conversation_id)
             names = await _usernames(session, [handoff] if handoff is not None else [])
         return ReadOnlyConversation(
             conversation_id=conversation.id,

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from handoff.schemas import TranscriptEntry, UtcDateTime
+from handoff.schemas import MessageLine, TranscriptEntry, UtcDateTime
 
 RowState = Literal["bot", "waiting", "with_agent"]
 AlertKind = Literal["silence", "sla", "unanswered_messages"]
@@ -25,13 +25,7 @@ class SentimentTrend(BaseModel):
     )
 
 
-class LastLine(BaseModel):
-    id: int
-    at: UtcDateTime
-    direction: str = Field(description="in: from the subscriber; out: to the subscriber")
-    sender: str = Field(description="subscriber | bot | agent")
-    agent: str | None = None
-    text: str
+LastLine = MessageLine
 
 
 class Alert(BaseModel):

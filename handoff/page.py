@@ -17,6 +17,7 @@ from handoff.schemas import LoginIn, SessionOut
 
 STATIC = Path(__file__).resolve().parent / "static"
 ASSETS = {
+    "common.js": "text/javascript; charset=utf-8",
     "desk.js": "text/javascript; charset=utf-8",
     "login.js": "text/javascript; charset=utf-8",
     "desk.css": "text/css; charset=utf-8",

@@ -71,13 +71,18 @@ class CloseIn(BaseModel):
         return _clean(value).strip()
 
 
-class TranscriptEntry(BaseModel):
+class MessageLine(BaseModel):
+    """One message as the desk shows it (the monitor's last lines)."""
+
     id: int
     at: UtcDateTime
     direction: str = Field(description="in: from the subscriber; out: to the subscriber")
     sender: str = Field(description="subscriber | bot | agent")
     agent: str | None = None
     text: str
+
+
+class TranscriptEntry(MessageLine):
     intent: str | None = None
     confidence: float | None = None
 

@@ -18,7 +18,7 @@ from bot.messages import utcnow
 from bot.storage import Conversation, Database, Identity
 from handoff.audit import Actor, AuditAction, AuditTrail
 from handoff.auth import AgentInfo
-from handoff.card import CustomerContext, customer_context, identity_view, transcripts
+from handoff.card import CustomerContext, customer_context, identity_view, notes_of, transcripts
 from handoff.errors import Forbidden, NotFound
 from handoff.queue import current_handoff, handoff_priority, open_handoffs, ordered
 from handoff.schemas import (
@@ -31,7 +31,7 @@ from handoff.schemas import (
     QueueOut,
     RecentConversationOut,
 )
-from handoff.tables import Agent, Handoff, HandoffNote, HandoffStatus
+from handoff.tables import Agent, Handoff, HandoffStatus
 from handoff.timeutil import seconds_between
 from knowledge_base import KnowledgeBase
 
@@ -84,15 +84,7 @@ class DeskViews:
             [item] = await self._items(session, [handoff], now)
             texts = await transcripts(session, [conversation_id])
             customer = await customer_context(session, conversation)
-            notes = (
-                await session.execute(
-                    select(HandoffNote, Agent.username)
-                    .join(Agent, Agent.id == HandoffNote.agent_id)
-                    .join(Handoff, Handoff.id == HandoffNote.handoff_id)
-                    .where(Handoff.conversation_id == conversation_id)
-                    .order_by(HandoffNote.id)
-                )
-            ).all()
+            notes = await notes_of(session, conversation_id)
             if handoff.status == HandoffStatus.WAITING:
                 waiting = ordered(
                     [h for h in await open_handoffs(session)

@@ -72,36 +72,12 @@
   const viaName = (via) => (via ? T[lang][`via_${via}`] ?? via : t("none"));
   const state = { me: null, queue: null, selected: null, detail: null, skew: 0 };
 
-  // -- DOM helpers: text only ----------------------------------------------------------------
-  function el(tag, cls, text) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) return t("none");
-    const s = Math.max(0, Math.round(seconds));
-    const m = Math.floor(s / 60);
-    return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : `${m}:${String(s % 60).padStart(2, "0")}`;
-  }
+  // -- DOM helpers: text only (common.js) ----------------------------------------------------
+  const { el, clear, api } = DeskCommon;
+  const duration = (seconds) => DeskCommon.duration(seconds, t("none"));
   function since(iso) { return (Date.now() + state.skew - Date.parse(iso)) / 1000; }
   function timeOf(iso) { return new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }); }
 
-  // -- API -----------------------------------------------------------------------------------
-  async function api(method, path, body) {
-    const res = await fetch(path, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Desk-Request": "1" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (res.status === 401) { location.assign("/desk/login"); throw new Error("not logged in"); }
-    const data = res.status === 204 ? null : await res.json().catch(() => null);
-    if (!res.ok) throw new Error((data && (data.detail || data.error)) || `HTTP ${res.status}`);
-    return data;
-  }
   function showError(err) { $("error").textContent = err ? String(err.message || err) : ""; }
 
   // -- the language --------------------------------------------------------------------------

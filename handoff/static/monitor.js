@@ -114,51 +114,20 @@
     audio: null,
   };
 
-  // -- DOM helpers: text only ----------------------------------------------------------------
-  function el(tag, cls, text) {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  // -- DOM helpers: text only (common.js) ----------------------------------------------------
+  const { el, clear, api } = DeskCommon;
   function svg(tag, attrs) {
     const node = document.createElementNS(SVG, tag);
     for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
     return node;
   }
-  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined) return t("none");
-    const s = Math.max(0, Math.round(seconds));
-    const m = Math.floor(s / 60);
-    return m >= 60 ? `${Math.floor(m / 60)}h ${m % 60}m` : `${m}:${String(s % 60).padStart(2, "0")}`;
-  }
+  const duration = (seconds) => DeskCommon.duration(seconds, t("none"));
   function timeOf(iso) { return new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" }); }
   function dateTimeOf(iso) { return new Date(iso).toLocaleString(lang, { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" }); }
   function whoOf(entry) {
     return entry.sender === "agent" && entry.agent ? entry.agent : t("who_" + entry.sender);
   }
 
-  // -- API -----------------------------------------------------------------------------------
-  async function api(method, path, body) {
-    const res = await fetch(path, {
-      method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Desk-Request": "1" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (res.status === 401) { location.assign("/desk/login"); throw new Error("not logged in"); }
-    const data = res.status === 204 ? null : await res.json().catch(() => null);
-    if (!res.ok) throw new Error(errorText(data) || `HTTP ${res.status}`);
-    return data;
-  }
-  function errorText(data) {
-    if (!data) return "";
-    const detail = data.detail ?? data.error;
-    if (typeof detail === "string") return detail;
-    if (Array.isArray(detail)) return detail.map((d) => (d && d.msg) || JSON.stringify(d)).join("; ");
-    return detail ? JSON.stringify(detail) : "";
-  }
   function showError(err) { $("error").textContent = err ? String(err.message || err) : ""; }
   function paneError(err) { $("pane-error").textContent = err ? String(err.message || err) : ""; }
 

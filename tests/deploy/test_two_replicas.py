@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -41,6 +40,7 @@ from tests.support.replicas import (
     telegram_settings,
     transcripts,
 )
+from tests.support.sse import named_events
 from tests.support.telegram import WEBHOOK_SECRET, new_telegram_user
 from tests.support.waiting import eventually
 from tests.support.webchat import WebChatClient, WebChatTokens, open_sessions
@@ -222,7 +222,7 @@ async def test_a_handoff_made_on_one_replica_reaches_the_desk_event_stream_on_th
         assert login.status_code == 200, login.text
         agent = {"Authorization": f"Bearer {login.json()['token']}"}
         async with to_b.stream("GET", "/api/desk/events", headers=agent) as stream:
-            events = queue_events(stream.aiter_lines())
+            events = named_events(stream.aiter_lines(), "queue")
             await asyncio.wait_for(anext(events), 10)  # the snapshot the stream starts with
             subscriber = WebChatClient(to_a)
             user = new_user()
@@ -245,18 +245,6 @@ async def test_a_handoff_made_on_one_replica_reaches_the_desk_event_stream_on_th
                 raise AssertionError("the handoff made on replica a did not reach the desk's "
                                      "event stream on replica b within 5 s") from None
 
-
-async def queue_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-    """The ``queue`` events of a desk event stream, decoded."""
-    event = None
-    async for line in lines:
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:") and event == "queue":
-            yield json.loads(line.split(":", 1)[1])
-
-
-# -- Telegram webhooks -----------------------------------------------------------------------
 
 async def test_telegram_webhook_updates_delivered_to_both_replicas_are_answered_once(
     webhook_cluster: Cluster, bot_api: ReplicaBotApi,

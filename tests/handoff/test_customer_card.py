@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from bot.messages import utcnow
 from bot.storage import Conversation, ConversationState, Customer, Database, Identity, Message
@@ -28,6 +26,7 @@ from knowledge_base import load_knowledge_base
 from tests.support.app import new_user
 from tests.support.desk import Agent as DeskAgent
 from tests.support.desk import Desk
+from tests.support.sql import counted
 
 PHONE = "+375291234567"
 READABLE = "+375 29 123-45-67"
@@ -254,20 +253,6 @@ def test_the_alias_is_short_stable_and_tells_identities_apart() -> None:
     assert all(len(a) == 4 and set(a) <= set("0123456789abcdef") for a in aliases)
     assert identity_alias(7) == identity_alias(7)
     assert len(aliases) > 95, "100 identities, hardly any two alike"
-
-
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_recent_conversations_are_the_latest_five_in_a_constant_number_of_queries(

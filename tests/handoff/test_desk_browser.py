@@ -21,7 +21,7 @@ from bot.app import create_app
 from handoff.card import identity_alias
 from tests.handoff.test_customer_card import READABLE, TELEGRAM_USER, escalate, linked_customer
 from tests.support.app import new_user
-from tests.support.browser import chromium
+from tests.support.browser import chromium, log_in
 from tests.support.desk import ADMIN_PASSWORD, Desk, desk_settings
 from tests.support.servers import LiveServer
 from tests.support.waiting import eventually
@@ -149,11 +149,7 @@ async def test_an_agent_works_a_handoff_in_the_browser(desk_sqlite: Desk, page: 
 
 
 async def log_in_as_admin(page: Any, desk: Desk) -> None:
-    await page.goto(f"{desk.url}/desk")
-    await page.fill("#username", "admin")
-    await page.fill("#password", ADMIN_PASSWORD)
-    await page.click("#submit")
-    await page.wait_for_url(f"{desk.url}/desk")
+    await log_in(page, desk.url, "admin", ADMIN_PASSWORD)
 
 
 async def test_the_card_shows_the_verified_customer_and_opens_their_earlier_conversation(
@@ -212,11 +208,7 @@ async def test_an_agent_sees_a_supervisors_whisper_live(desk_sqlite: Desk, page:
     anna = await desk.create_agent("anna")
     assert (await desk.post(anna, conversation, "claim")).status_code == 200
 
-    await page.goto(f"{desk.url}/desk")
-    await page.fill("#username", "anna")
-    await page.fill("#password", "anna-password")
-    await page.click("#submit")
-    await page.wait_for_url(f"{desk.url}/desk")
+    await log_in(page, desk.url, "anna", "anna-password")
     await expect(page.locator("#monitor-link")).to_be_hidden()  # agents have no monitor
     await page.locator(f'#active .item[data-conversation="{conversation}"]').click()
     await expect(page.locator("#whisper")).to_be_hidden()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import io
-import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,24 +19,18 @@ from handoff.auth import Accounts
 from handoff.tables import AuditEntry
 from tests.support.app import new_user
 from tests.support.desk import Desk
+from tests.support.sse import named_events
 
 STATIC = Path(__file__).resolve().parents[2] / "handoff" / "static"
 
 
-async def queue_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-    event = None
-    async for line in lines:
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:") and event == "queue":
-            yield json.loads(line.split(":", 1)[1])
 
 
 async def test_the_event_stream_pushes_a_new_handoff(desk_app: Desk) -> None:
     agent = await desk_app.create_agent("anna")
     async with desk_app.http.stream("GET", "/api/desk/events", headers=agent.headers) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
-        events = queue_events(stream.aiter_lines())
+        events = named_events(stream.aiter_lines(), "queue")
         first = await asyncio.wait_for(anext(events), 5)
         assert first["waiting"] == []
         user = new_user()  # the NLU is down: the second message no keyword knows escalates
@@ -78,7 +70,7 @@ async def test_assets_are_served_and_nothing_else(desk_app: Desk) -> None:
 
 
 def test_the_page_never_renders_text_as_markup() -> None:
-    for name in ("desk.js", "login.js", "monitor.js"):
+    for name in ("common.js", "desk.js", "login.js", "monitor.js"):
         source = (STATIC / name).read_text(encoding="utf-8")
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in source, f"{name} uses {sink}"

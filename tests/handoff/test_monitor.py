@@ -8,13 +8,10 @@ Thresholds are lowered by settings (one second) so waits and silences cross them
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from bot.storage import Conversation, Database, Identity
 from handoff.card import identity_alias
@@ -22,6 +19,8 @@ from handoff.monitor import Monitor, risk, sentiment_trend
 from handoff.tables import AuditEntry
 from tests.support.app import new_user
 from tests.support.desk import Agent, Desk, running_desk
+from tests.support.sql import counted
+from tests.support.sse import named_events
 from tests.support.waiting import eventually
 
 UNKNOWN = "у меня странная проблема"  # no keyword the bot knows while the NLU is down
@@ -76,15 +75,6 @@ async def row_when(desk: Desk, who: Agent, conversation_id: str, ready: Any,
         row = row_of(await monitor(desk, who, **params), conversation_id)
         return row if row is not None and ready(row) else None
     return await eventually(check)
-
-
-async def monitor_events(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-    event = None
-    async for line in lines:
-        if line.startswith("event:"):
-            event = line.split(":", 1)[1].strip()
-        elif line.startswith("data:") and event == "monitor":
-            yield json.loads(line.split(":", 1)[1])
 
 
 # -- the rules -------------------------------------------------------------------------------
@@ -223,21 +213,6 @@ async def test_an_idle_bot_conversation_leaves_the_monitor(database_url: str) ->
         await eventually(gone)
 
 
-@contextmanager
-def counted(db: Database) -> Iterator[list[str]]:
-    """The SQL statements run while inside."""
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-
-
 async def test_a_snapshot_costs_the_same_queries_however_many_conversations(
     database_url: str,
 ) -> None:
@@ -357,7 +332,7 @@ async def test_the_event_stream_sends_the_monitor_at_once_and_on_a_new_message(
                                     headers=supervisor.headers) as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")
-            events = monitor_events(stream.aiter_lines())
+            events = named_events(stream.aiter_lines(), "monitor")
             first = await asyncio.wait_for(anext(events), 5)
             assert first["conversations"] == [] and first["alerts"] == []
 

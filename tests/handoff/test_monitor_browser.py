@@ -22,7 +22,7 @@ import pytest
 
 from bot.app import create_app
 from tests.support.app import new_user
-from tests.support.browser import chromium
+from tests.support.browser import chromium, log_in
 from tests.support.desk import ADMIN_PASSWORD, Desk, desk_settings
 from tests.support.servers import LiveServer
 from tests.support.waiting import eventually
@@ -70,14 +70,6 @@ async def new_page(browser: Any) -> tuple[Any, Any]:
 def on_console(message: Any, errors: list[str]) -> None:
     if message.type == "error":  # the pages name an empty icon: no /favicon.ico 404 either
         errors.append(f"console: {message.text} {message.location.get('url', '')}")
-
-
-async def log_in(page: Any, desk: Desk, username: str, password: str) -> None:
-    await page.goto(f"{desk.url}/desk/login")
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("#submit")
-    await page.wait_for_url(f"{desk.url}/desk")
 
 
 async def test_a_supervisor_watches_joins_and_searches_on_the_monitor(
@@ -237,7 +229,7 @@ async def test_an_agent_gets_403_on_the_monitor(desk_sqlite: Desk, browser: Any)
     await desk.create_agent("boris")
     context, page = await new_page(browser)
     try:
-        await log_in(page, desk, "boris", "boris-password")
+        await log_in(page, desk.url, "boris", "boris-password")
         response = await page.goto(f"{desk.url}/desk/monitor")
         assert response is not None and response.status == 403
         assert "monitor.js" not in await page.content()
@@ -255,7 +247,7 @@ async def test_search_results_page_with_more(desk_sqlite: Desk, browser: Any) ->
         await desk.say(user, f"Как проверить баланс? ({n})")
     context, page = await new_page(browser)
     try:
-        await log_in(page, desk, "admin", ADMIN_PASSWORD)
+        await log_in(page, desk.url, "admin", ADMIN_PASSWORD)
         await page.goto(f"{desk.url}/desk/monitor")
         await page.fill("#q", "балансе")
         await page.press("#q", "Enter")

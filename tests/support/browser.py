@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from playwright.async_api import Browser, async_playwright
 
@@ -32,3 +33,12 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+async def log_in(page: Any, base_url: str, username: str, password: str) -> None:
+    """Log in on the desk's login page and land on the desk."""
+    await page.goto(f"{base_url}/desk/login")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("#submit")
+    await page.wait_for_url(f"{base_url}/desk")
