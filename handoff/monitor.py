@@ -356,7 +356,7 @@ async def _conversations(
             and_(Conversation.state == ConversationState.CLOSED,
                  Conversation.awaiting == AWAITING_RATING),
         ),
-        or_(Conversation.updated_at >= cutoff, Conversation.created_at >= cutoff),
+        Conversation.updated_at >= cutoff,  # set at creation too; indexed (migration 0012)
     )
     found = await session.scalars(
         select(Conversation).where(or_(Conversation.id.in_(sorted(held)), bots) if held else bots)

@@ -80,6 +80,7 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversations_identity_state", "identity_id", "state"),
         Index("ix_conversations_identity_thread", "identity_id", "thread_key"),
+        Index("ix_conversations_updated", "updated_at"),  # the live monitor's recent ones
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -1,5 +1,6 @@
 """Supervisor tools (#14): the desk's append-only audit trail, whispers, a supervisor joining
-a handoff, the longest silence of each handoff, and full-text search over every message
+a handoff, the longest silence of each handoff, full-text search over every message, and an
+index of conversations by their last change (the live monitor)
 
 The audit trail refuses UPDATE and DELETE in the database itself (triggers), so no code path
 of the app, nor a slip in one, can rewrite it. Full-text search: PostgreSQL indexes
@@ -44,6 +45,7 @@ def upgrade() -> None:
     op.create_index("ix_desk_audit_conversation", "desk_audit", ["conversation_id", "id"])
     op.create_index("ix_desk_audit_agent", "desk_audit", ["agent_id", "id"])
     op.create_index("ix_desk_audit_at", "desk_audit", ["at"])
+    op.create_index("ix_conversations_updated", "conversations", ["updated_at"])
     with op.batch_alter_table("handoffs") as batch:
         batch.add_column(sa.Column("supervisor_id", sa.BigInteger().with_variant(
             sa.Integer(), "sqlite"), sa.ForeignKey("agents.id", name="fk_handoffs_supervisor"),
@@ -84,6 +86,7 @@ def downgrade() -> None:
         op.drop_table("desk_audit")
     with op.batch_alter_table("handoff_notes") as batch:
         batch.drop_column("kind")
+    op.drop_index("ix_conversations_updated", table_name="conversations")
     with op.batch_alter_table("handoffs") as batch:
         batch.drop_constraint("fk_handoffs_supervisor", type_="foreignkey")
         batch.drop_column("longest_silence_seconds")
