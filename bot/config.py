@@ -171,6 +171,9 @@ class Settings(BaseSettings):
     monitor_bot_idle_minutes: float = Field(
         30.0, gt=0, validation_alias=_env("MONITOR_BOT_IDLE_MINUTES")
     )  # a conversation the bot holds is on the live monitor while it had a message this recently
+    routing_fallback_seconds: int = Field(
+        120, ge=0, validation_alias=_env("ROUTING_FALLBACK_SECONDS")
+    )  # a handoff nobody with its skill claimed in this time is offered to every agent
 
     @field_validator("log_level")
     @classmethod

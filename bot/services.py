@@ -130,11 +130,13 @@ def build_services(settings: Settings) -> Services:
     # on PostgreSQL wake-ups reach every app process (LISTEN/NOTIFY); SQLite is one process
     notifier = Notifier.for_database(db.url)
     policy = DialoguePolicy(kb, region=settings.phone_default_region)
-    desk = build_handoff(settings=settings, db=db, kb=kb, notifier=notifier, limits=limits)
+    personal = build_personal_data(settings, db, kb, http)
+    desk = build_handoff(settings=settings, db=db, kb=kb, notifier=notifier, limits=limits,
+                         billing=personal.billing)
     handoff = desk.hooks
     conversations = Conversations(
         db, nlu, policy, handoff, notifier, kb=kb, max_attempts=settings.processing_max_attempts,
-        personal=build_personal_data(settings, db, kb, http),
+        personal=personal,
         pulled_channels=frozenset({WebChatChannel.name}),
     )
     extensions: list[Extension] = [desk]

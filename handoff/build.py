@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.backoffice_contract import Billing
 from bot.config import Settings
 from bot.notify import Notifier
 from bot.ratelimit import LimitStore, build_limit_store
 from bot.storage import Database
-from handoff import api, audit_api, monitor_api, page
+from handoff import api, assist_api, audit_api, monitor_api, page, routing_api
+from handoff.analytics import Analytics
+from handoff.analytics import api as analytics_api
+from handoff.assist import Assist
 from handoff.audit import AuditTrail
 from handoff.audit_views import AuditViews
 from handoff.auth import Accounts
@@ -20,6 +24,7 @@ from handoff.lexicon import load_lexicon
 from handoff.login_throttle import LoginThrottle, PasswordGate
 from handoff.monitor import Monitor
 from handoff.queue import WaitPolicy
+from handoff.routing import Routing
 from handoff.search import api as search_api
 from handoff.search import build_search
 from handoff.stats import Stats
@@ -29,10 +34,11 @@ from knowledge_base import KnowledgeBase
 
 def build_handoff(
     *, settings: Settings, db: Database, kb: KnowledgeBase, notifier: Notifier,
-    limits: LimitStore | None = None,
+    limits: LimitStore | None = None, billing: Billing | None = None,
 ) -> HandoffExtension:
     """``limits``: the shared rate-limit store of the composition root (one is built from the
-    settings when none is given)."""
+    settings when none is given); ``billing``: for a verified subscriber's live figures on the
+    agent's card (none: no figures)."""
     load_lexicon()  # fail at start-up, not at the first message, if the word lists are broken
     events = DeskEvents(notifier.desk)  # shared by every process through the notifier
     wait_policy = WaitPolicy(
@@ -65,6 +71,10 @@ def build_handoff(
                         target_seconds=settings.handoff_target_seconds,
                         bot_idle_minutes=settings.monitor_bot_idle_minutes),
         search=build_search(db),
+        analytics=Analytics(db, target_seconds=settings.handoff_target_seconds,
+                            timezone=settings.desk_timezone),
+        routing=Routing(fallback_seconds=settings.routing_fallback_seconds),
+        assist=Assist(db, kb=kb, billing=billing),
         router_list=[api.router, monitor_api.router, search_api.router, audit_api.router,
-                     page.router],
+                     analytics_api.router, routing_api.router, assist_api.router, page.router],
     )

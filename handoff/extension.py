@@ -13,6 +13,8 @@ from fastapi import APIRouter
 from bot.config import Settings
 from bot.extensions import BackgroundLoop
 from bot.notify import Notifier
+from handoff.analytics import Analytics
+from handoff.assist import Assist
 from handoff.audit import AuditTrail
 from handoff.audit_views import AuditViews
 from handoff.auth import Accounts
@@ -21,6 +23,7 @@ from handoff.desk_hooks import DeskHooks
 from handoff.events import DeskEvents
 from handoff.login_throttle import LoginThrottle
 from handoff.monitor import Monitor
+from handoff.routing import Routing
 from handoff.search import TranscriptSearch
 from handoff.stats import Stats
 from handoff.views import DeskViews
@@ -56,6 +59,9 @@ class HandoffExtension:
     audit_views: AuditViews
     monitor: Monitor
     search: TranscriptSearch
+    analytics: Analytics
+    routing: Routing
+    assist: Assist
     router_list: list[APIRouter] = field(default_factory=list)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
 

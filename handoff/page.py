@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from handoff.api import agent_out, log_in
 from handoff.deps import HandoffDep, presented_token, set_session_cookie
 from handoff.errors import InvalidCredentials
+from handoff.extension import HandoffExtension
 from handoff.schemas import LoginIn, SessionOut
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -23,6 +24,8 @@ ASSETS = {
     "desk.css": "text/css; charset=utf-8",
     "monitor.js": "text/javascript; charset=utf-8",
     "monitor.css": "text/css; charset=utf-8",
+    "analytics.js": "text/javascript; charset=utf-8",
+    "analytics.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -55,11 +58,10 @@ async def desk(request: Request, module: HandoffDep) -> Response:
     return _page("desk.html")
 
 
-@router.get("/desk/monitor")
-async def monitor(request: Request, module: HandoffDep) -> Response:
-    """The supervisors' live monitor; an agent gets 403, a stranger the login page."""
-    back = RedirectResponse("/desk/login?next=/desk/monitor",
-                            status_code=status.HTTP_303_SEE_OTHER)
+async def _supervisor_page(request: Request, module: HandoffExtension, path: str,
+                           page: str) -> Response:
+    """A page for supervisors: an agent gets 403, a stranger the login page (and back)."""
+    back = RedirectResponse(f"/desk/login?next={path}", status_code=status.HTTP_303_SEE_OTHER)
     token, from_cookie = presented_token(request)
     if token is None or not from_cookie:
         return back
@@ -70,7 +72,19 @@ async def monitor(request: Request, module: HandoffDep) -> Response:
     if not agent.is_supervisor:
         return HTMLResponse("<!doctype html><title>403</title><p>Supervisors only.</p>",
                             status_code=status.HTTP_403_FORBIDDEN, headers=SECURITY_HEADERS)
-    return _page("monitor.html")
+    return _page(page)
+
+
+@router.get("/desk/monitor")
+async def monitor(request: Request, module: HandoffDep) -> Response:
+    """The supervisors' live monitor."""
+    return await _supervisor_page(request, module, "/desk/monitor", "monitor.html")
+
+
+@router.get("/desk/analytics")
+async def analytics(request: Request, module: HandoffDep) -> Response:
+    """The supervisors' quality figures."""
+    return await _supervisor_page(request, module, "/desk/analytics", "analytics.html")
 
 
 @router.get("/desk/login")

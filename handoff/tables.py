@@ -54,6 +54,8 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column()
+    # skills-based routing (handoff/routing.py): e.g. ["technical", "general"]; None = none set
+    skills: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class AgentSession(Base):
@@ -111,6 +113,8 @@ class Handoff(Base):
     # the longest the subscriber waited for a person's answer, over the silences that ended
     # (handoff/silence.py); searchable as "silence longer than N seconds"
     longest_silence_seconds: Mapped[float | None] = mapped_column(Float)
+    # the skill this handoff needs (handoff/data/skills.yml), set at escalation; None = anyone
+    skill: Mapped[str | None] = mapped_column(String(32))
 
 
 class NoteKind:
@@ -157,3 +161,22 @@ class AuditEntry(Base):
     handoff_id: Mapped[int | None] = mapped_column(BigId)
     address: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AssistEvent(Base):
+    """Agent assist: an article the desk suggested for a handoff, and whether the agent
+    inserted it into a reply (``action``: suggested | inserted | sent)."""
+
+    __tablename__ = "assist_events"
+    __table_args__ = (
+        Index("ix_assist_events_handoff", "handoff_id", "id"),
+        Index("ix_assist_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"))
+    agent_id: Mapped[int | None] = mapped_column(BigId)
+    article: Mapped[str] = mapped_column(String(64))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(16))
