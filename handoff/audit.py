@@ -42,6 +42,7 @@ class AuditAction(StrEnum):
     ACCOUNT_PASSWORD = "account_password"
     ACCOUNT_DISABLE = "account_disable"
     ACCOUNT_ENABLE = "account_enable"
+    ACCOUNT_SKILLS = "account_skills"
 
 
 @dataclass(frozen=True, slots=True)

@@ -182,6 +182,10 @@ class QueueItem(BaseModel):
     last_agent_at: UtcDateTime | None = None
     agent: str | None = Field(None, description="username of the agent who claimed it")
     supervisor: str | None = Field(None, description="username of a supervisor who joined")
+    skill: str | None = Field(None, description="the skill this handoff needs (skills-based "
+                                               "routing); none: anyone")
+    matches_skills: bool = Field(True, description="whether the viewing agent has that skill "
+                                                   "(or it is offered to everyone by now)")
     summary: str
     card: CardSummary = Field(description="the context card without the transcript")
 

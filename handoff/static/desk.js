@@ -31,6 +31,12 @@
       cs_bot: "с ботом", cs_waiting_agent: "ждёт сотрудника", cs_with_agent: "у сотрудника",
       cs_closed: "закрыт", whisper: "Шёпот руководителя", supervisor: "Руководитель",
       monitor: "Монитор", r_supervisor_joined: "Подключился руководитель",
+      suggestions: "Подсказки", insert: "Вставить", insert_title: "Вставить текст в ответ (его можно изменить до отправки)",
+      no_suggestions: "Подходящих статей нет", assist_failed: "Подсказки недоступны",
+      balance: "Баланс", tariff: "Тариф", roaming: "Роуминг", line_status: "Статус линии",
+      roaming_on: "включён", roaming_off: "выключен", figures: "Данные биллинга",
+      f_billing_failed: "биллинг не ответил", f_billing_unavailable: "биллинг не подключён",
+      f_not_a_subscriber: "номер не найден в биллинге",
     },
     en: {
       desk: "Agent desk", logout: "Log out", waiting: "Waiting", active: "Active",
@@ -60,6 +66,12 @@
       cs_bot: "with the bot", cs_waiting_agent: "waiting for an agent", cs_with_agent: "with an agent",
       cs_closed: "closed", whisper: "Supervisor's whisper", supervisor: "Supervisor",
       monitor: "Monitor", r_supervisor_joined: "A supervisor joined",
+      suggestions: "Suggestions", insert: "Insert", insert_title: "Put the text into the reply (editable before sending)",
+      no_suggestions: "No matching articles", assist_failed: "Suggestions unavailable",
+      balance: "Balance", tariff: "Tariff", roaming: "Roaming", line_status: "Line status",
+      roaming_on: "on", roaming_off: "off", figures: "Billing figures",
+      f_billing_failed: "the billing did not answer", f_billing_unavailable: "no billing connected",
+      f_not_a_subscriber: "the billing does not know the number",
     },
   };
   let lang = localStorage.getItem("desk_lang") || ((navigator.language || "ru").startsWith("ru") ? "ru" : "en");
@@ -70,7 +82,9 @@
   const identityName = (identity, channel) => identity.display_name
     || `${T[lang][`visitor_${channel}`] ?? channelName(channel)} ${identity.alias || ""}`.trim();
   const viaName = (via) => (via ? T[lang][`via_${via}`] ?? via : t("none"));
-  const state = { me: null, queue: null, selected: null, detail: null, skew: 0 };
+  // assist: the suggestions of the open conversation ({conversationId, key, data, error}) and
+  // the articles inserted into the reply box since the last reply (reported as "sent" with it)
+  const state = { me: null, queue: null, selected: null, detail: null, skew: 0, assist: null, inserted: new Set() };
 
   // -- DOM helpers: text only (common.js) ----------------------------------------------------
   const { el, clear, api } = DeskCommon;
@@ -138,6 +152,7 @@
 
   // -- one conversation ----------------------------------------------------------------------
   async function select(conversationId) {
+    if (conversationId !== state.selected) { state.assist = null; state.inserted.clear(); }
     state.selected = conversationId;
     showError(null);
     renderQueue();
@@ -149,6 +164,73 @@
       state.detail = await api("GET", `/api/desk/conversations/${encodeURIComponent(state.selected)}`);
     } catch (err) { state.detail = null; showError(err); }
     renderDetail();
+    await loadAssist();
+  }
+  // suggestions follow the subscriber's latest message (and a verification); not every live
+  // update re-reads them, so the billing is asked only when something changed
+  function assistKey(d) {
+    const last = d.card.transcript.filter((m) => m.sender === "subscriber").pop();
+    return [d.conversation_id, d.handoff_id, last ? last.id : "", d.card.identity.verified].join("|");
+  }
+  async function loadAssist() {
+    const d = state.detail;
+    if (!d || d.conversation_id !== state.selected) return;
+    const key = assistKey(d);
+    if (state.assist && state.assist.key === key) return;
+    const conversationId = d.conversation_id;
+    let data = null;
+    let error = null;
+    try {
+      data = await api("GET", `/api/desk/conversations/${encodeURIComponent(conversationId)}/assist`);
+    } catch (err) { error = err; }
+    if (state.selected !== conversationId) return;  // another conversation was opened meanwhile
+    state.assist = { conversationId, key, data, error };
+    renderSuggestions();
+    if (state.detail) renderCard(state.detail);
+  }
+  function currentAssist() {
+    return state.assist && state.assist.conversationId === state.selected ? state.assist : null;
+  }
+  function renderSuggestions() {
+    const list = $("suggestions");
+    clear(list);
+    const assist = currentAssist();
+    if (!assist) return;
+    if (assist.error) { list.appendChild(el("li", "muted", t("assist_failed"))); return; }
+    const canReply = !$("reply").disabled;
+    for (const s of assist.data.suggestions) {
+      const li = el("li");
+      li.dataset.article = s.article;
+      const head = el("div", "s-head");
+      head.appendChild(el("span", "s-title", s.title));
+      const insert = el("button", "ghost insert", t("insert"));
+      insert.type = "button";
+      insert.title = t("insert_title");
+      insert.disabled = !canReply;
+      insert.addEventListener("click", () => insertSuggestion(s));
+      head.appendChild(insert);
+      li.appendChild(head);
+      const preview = s.text.length > 160 ? s.text.slice(0, 159) + "…" : s.text;
+      li.appendChild(el("div", "s-preview", preview));
+      li.appendChild(el("div", "muted", s.reason));
+      list.appendChild(li);
+    }
+    if (!list.firstChild) list.appendChild(el("li", "muted", t("no_suggestions")));
+  }
+  function insertSuggestion(s) {
+    const box = $("reply");
+    if (box.disabled) return;
+    const before = box.value.replace(/\s+$/, "");
+    box.value = before ? `${before}\n\n${s.text}` : s.text;
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+    state.inserted.add(s.article);
+    recordUse(state.selected, s.article, "inserted");
+  }
+  async function recordUse(conversationId, article, action) {
+    try {
+      await api("POST", `/api/desk/conversations/${encodeURIComponent(conversationId)}/assist/used`, { article, action });
+    } catch (err) { /* tracking only: the agent's work goes on */ }
   }
   function renderDetail() {
     const d = state.detail;
@@ -169,6 +251,7 @@
     $("reply").disabled = $("send").disabled;
     renderTranscript(d.card.transcript);
     renderCard(d);
+    renderSuggestions();
     renderNotes(d.notes);
   }
   function renderTranscript(entries) {
@@ -205,6 +288,7 @@
     const dl = $("card");
     clear(dl);
     for (const [key, value] of rows) { dl.appendChild(el("dt", null, t(key))); dl.appendChild(el("dd", null, value)); }
+    renderFigures(dl, card);
     const body = $("intents");
     clear(body);
     for (const seen of card.intents) {
@@ -215,6 +299,32 @@
       body.appendChild(tr);
     }
     renderCustomer(card);
+  }
+  // a verified subscriber's live figures from the billing (read with the suggestions)
+  function renderFigures(dl, card) {
+    const assist = currentAssist();
+    if (!assist || !assist.data || !card.identity.verified) return;
+    const f = assist.data.figures;
+    if (!f) {
+      const reason = assist.data.figures_reason;
+      if (reason && reason !== "not_verified") {
+        dl.appendChild(el("dt", null, t("figures")));
+        dl.appendChild(el("dd", "muted", t("f_" + reason)));
+      }
+      return;
+    }
+    const rows = [
+      ["balance", `${f.balance} ${f.currency}`, f.balance.startsWith("-") ? "figure negative" : "figure"],
+      ["tariff", f.tariff || t("none"), "figure"],
+      ["roaming", t(f.roaming_enabled ? "roaming_on" : "roaming_off"), "figure"],
+      ["line_status", f.status, "figure"],
+    ];
+    for (const [key, value, cls] of rows) {
+      const dd = el("dd", cls, value);
+      dd.dataset.figure = key;
+      dl.appendChild(el("dt", null, t(key)));
+      dl.appendChild(dd);
+    }
   }
   function renderCustomer(card) {
     const others = $("other-identities");
@@ -269,10 +379,12 @@
   // -- actions -------------------------------------------------------------------------------
   async function act(path, body) {
     showError(null);
+    let done = true;
     try {
       await api("POST", `/api/desk/conversations/${encodeURIComponent(state.selected)}/${path}`, body);
-    } catch (err) { showError(err); }
+    } catch (err) { showError(err); done = false; }
     await loadDetail();
+    return done;
   }
   $("claim").addEventListener("click", () => act("claim"));
   $("return").addEventListener("click", () => act("return-to-bot"));
@@ -285,7 +397,15 @@
     const text = $("reply").value;
     if (!text.trim()) return;
     $("reply").value = "";
-    await act("messages", { text });
+    const conversationId = state.selected;
+    const inserted = [...state.inserted];
+    state.inserted.clear();
+    if (await act("messages", { text })) {
+      for (const article of inserted) recordUse(conversationId, article, "sent");
+    } else {
+      $("reply").value = text;  // not sent: keep the text (and what it holds) for another try
+      for (const article of inserted) state.inserted.add(article);
+    }
   });
   $("reply").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("reply-form").requestSubmit();
