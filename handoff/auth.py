@@ -176,6 +176,30 @@ class Accounts:
                 )
         return changed
 
+    async def set_skills(
+        self, username: str, skills: list[str], *, actor: Actor | None = None
+    ) -> list[str]:
+        """Set the agent's skills for routing (``[]`` clears them: the agent then sees every
+        handoff as theirs). The caller checks the names against the skills file
+        (``handoff.routing.SkillMap.check``). :class:`NotFound` for an unknown username."""
+        async with self._db.transaction() as session:
+            agent = await session.scalar(select(Agent).where(Agent.username == username))
+            if agent is None:
+                raise NotFound(f"no agent {username!r}")
+            before = list(agent.skills or [])
+            agent.skills = list(skills) or None
+            if before != list(skills):
+                self._audit.add(session, actor or self._operator, AuditAction.ACCOUNT_SKILLS,
+                                details={"account": username, "skills": list(skills),
+                                         "before": before})
+        return list(skills)
+
+    async def skills_of(self) -> dict[str, list[str]]:
+        """Every account's skills by username (none set: an empty list)."""
+        async with self._db.sessions() as session:
+            rows = await session.execute(select(Agent.username, Agent.skills))
+        return {row.username: list(row.skills or []) for row in rows}
+
     async def ensure_admin(self, password: str) -> None:
         """Create the supervisor ``admin``, or reset its password when it changed.
 

@@ -46,11 +46,13 @@ def build_handoff(
         default_handle_minutes=settings.handoff_default_handle_minutes,
     )
     audit = AuditTrail(db)
+    routing = Routing(fallback_seconds=settings.routing_fallback_seconds)  # reads skills.yml
     return HandoffExtension(
         settings=settings,
         hooks=DeskHooks(
             kb=kb, events=events, wait_policy=wait_policy,
             max_open_per_address=settings.webchat_max_open_handoffs_per_ip,
+            routing=routing,
         ),
         accounts=Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours),
                           gate=PasswordGate(settings.desk_login_max_concurrent), audit=audit),
@@ -60,7 +62,7 @@ def build_handoff(
             window_seconds=settings.desk_login_window_seconds,
         ),
         desk=Desk(db=db, kb=kb, notifier=notifier, events=events, audit=audit),
-        views=DeskViews(db, kb=kb, audit=audit),
+        views=DeskViews(db, kb=kb, audit=audit, routing=routing),
         stats=Stats(db, target_seconds=settings.handoff_target_seconds,
                     timezone=settings.desk_timezone),
         events=events,
@@ -73,7 +75,7 @@ def build_handoff(
         search=build_search(db),
         analytics=Analytics(db, target_seconds=settings.handoff_target_seconds,
                             timezone=settings.desk_timezone),
-        routing=Routing(fallback_seconds=settings.routing_fallback_seconds),
+        routing=routing,
         assist=Assist(db, kb=kb, billing=billing),
         router_list=[api.router, monitor_api.router, search_api.router, audit_api.router,
                      analytics_api.router, routing_api.router, assist_api.router, page.router],

@@ -4,6 +4,7 @@
     abonent agents password USERNAME          # reset (logs the agent out everywhere)
     abonent agents disable USERNAME           # no more logins; open sessions end at once
     abonent agents enable USERNAME
+    abonent agents skills USERNAME technical,general   # "" clears (handoff/data/skills.yml)
     abonent agents list
 
 Passwords are read from standard input (asked twice on a terminal), never from arguments,
@@ -25,6 +26,7 @@ from bot.storage import Database
 from handoff.audit import Actor
 from handoff.auth import Accounts, check_new_account
 from handoff.errors import HandoffError
+from handoff.routing import RoutingConfigError, UnknownSkill, load_skills
 from handoff.tables import Role
 
 T = TypeVar("T")
@@ -51,6 +53,11 @@ def register(subparsers: Any) -> None:
     enable = sub.add_parser("enable", help="let a disabled agent log in again")
     enable.add_argument("username")
     enable.set_defaults(handler=_enable)
+
+    skills = sub.add_parser("skills", help="set an agent's skills for routing")
+    skills.add_argument("username")
+    skills.add_argument("skills", help='comma-separated, e.g. technical,general; "" clears')
+    skills.set_defaults(handler=_skills)
 
     sub.add_parser("list", help="list the accounts").set_defaults(handler=_list)
 
@@ -140,10 +147,30 @@ def _enable(args: argparse.Namespace) -> int:
     return _set_active(args.username, True)
 
 
+def _skills(args: argparse.Namespace) -> int:
+    try:
+        skills = load_skills().check(args.skills.split(","))
+        _with_accounts(lambda accounts: accounts.set_skills(args.username, skills))
+    except (RoutingConfigError, UnknownSkill) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except HandoffError as exc:
+        print(f"error: {exc} (`abonent agents list` shows the accounts)", file=sys.stderr)
+        return 1
+    print(f"skills of {args.username!r}: {', '.join(skills)}" if skills
+          else f"{args.username!r} has no skills: every handoff is offered to them alike")
+    return 0
+
+
 def _list(_args: argparse.Namespace) -> int:
-    rows = _with_accounts(lambda accounts: accounts.all_agents())
+    async def read(accounts: Accounts) -> tuple[list[Any], dict[str, list[str]]]:
+        return await accounts.all_agents(), await accounts.skills_of()
+
+    rows, skills = _with_accounts(read)
     for agent, active, seen in rows:
         state = "active" if active else "disabled"
         last = seen.isoformat(timespec="seconds") if seen else "never"
-        print(f"{agent.username:<24} {agent.role:<11} {state:<9} last seen {last}")
+        has = ",".join(skills.get(agent.username, [])) or "-"
+        print(f"{agent.username:<24} {agent.role:<11} {state:<9} skills {has:<20} "
+              f"last seen {last}")
     return 0

@@ -23,6 +23,7 @@ from handoff.card import build_card, merge_sentiment
 from handoff.events import DeskEvents
 from handoff.lexicon import load_lexicon, normalise
 from handoff.queue import WaitPolicy, current_handoff, position_and_wait
+from handoff.routing import Routing
 from handoff.sentiment import analyse
 from handoff.silence import remember_silences
 from handoff.tables import Handoff, HandoffStatus
@@ -111,8 +112,11 @@ class DeskHooks:
         events: DeskEvents,
         wait_policy: WaitPolicy,
         max_open_per_address: int = 0,
+        routing: Routing | None = None,
     ) -> None:
+        """With ``routing`` a handoff needs the skill of its card's topic (without: none)."""
         self._kb = kb
+        self._routing = routing
         self._events = events
         self._wait = wait_policy
         self._max_open_per_address = max_open_per_address  # 0 = no cap
@@ -169,6 +173,7 @@ class DeskHooks:
             created_at=now,
             last_subscriber_at=now,
             client_address=address,
+            skill=self._routing.skill_for(card.get("topic")) if self._routing else None,
         )
         session.add(handoff)
         await session.flush()
@@ -181,8 +186,8 @@ class DeskHooks:
         }
         position, minutes = await position_and_wait(session, handoff, self._wait, now)
         self._events.publish_on_commit(session)
-        log.info("conversation %s escalated (%s), queue position %d", conversation.id, reason,
-                 position)
+        log.info("conversation %s escalated (%s, skill %s), queue position %d", conversation.id,
+                 reason, handoff.skill or "any", position)
         text = self._kb.phrase(PhraseKey.HANDOFF_WAITING, lang, position=position, wait_minutes=minutes)
         cancel = Button(self._kb.phrase(PhraseKey.CANCEL_BUTTON, lang), CANCEL_PAYLOAD)
         return [OutboundMessage(text=text, buttons=(cancel,))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,9 @@ from handoff.tables import Agent, Handoff, HandoffStatus
 from handoff.timeutil import seconds_between
 from knowledge_base import KnowledgeBase
 
+if TYPE_CHECKING:
+    from handoff.routing import Routing
+
 
 def may_see(viewer: AgentInfo, handoff: Handoff) -> bool:
     return (
@@ -46,24 +49,30 @@ def may_see(viewer: AgentInfo, handoff: Handoff) -> bool:
 
 class DeskViews:
     def __init__(
-        self, db: Database, kb: KnowledgeBase | None = None, audit: AuditTrail | None = None
+        self, db: Database, kb: KnowledgeBase | None = None, audit: AuditTrail | None = None,
+        routing: Routing | None = None,
     ) -> None:
         """Without ``kb`` the customer's other conversations carry their topic's intent but
-        no label. Opening a conversation is recorded in ``audit``."""
+        no label. Opening a conversation is recorded in ``audit``. With ``routing`` an agent's
+        waiting queue puts the handoffs matching their skills first (without: priority only)."""
         self._db = db
         self._kb = kb
         self._audit = audit or AuditTrail(db)
+        self._routing = routing
 
     async def queue(self, viewer: AgentInfo) -> QueueOut:
         now = utcnow()
         async with self._db.sessions() as session:
             handoffs = [h for h in await open_handoffs(session) if may_see(viewer, h)]
-            waiting = ordered([h for h in handoffs if h.status == HandoffStatus.WAITING], now)
+            waiting = await self._waiting_for(session, viewer, handoffs, now)
             active = [h for h in handoffs if h.status == HandoffStatus.ACTIVE]
-            items = await self._items(session, [*waiting, *active], now)
-        positions = {h.id: i for i, h in enumerate(waiting, start=1)}
+            items = await self._items(session, [*(h for h, _ in waiting), *active], now)
+        # the place in line is the place in this viewer's list (their skills first)
+        positions = {h.id: i for i, (h, _) in enumerate(waiting, start=1)}
+        matching = {h.id: match for h, match in waiting}
         for item in items:
             item.position = positions.get(item.handoff_id)
+            item.matches_skills = matching.get(item.handoff_id, True)
         return QueueOut(
             waiting=[i for i in items if i.status == HandoffStatus.WAITING],
             active=[i for i in items if i.status == HandoffStatus.ACTIVE],
@@ -86,11 +95,10 @@ class DeskViews:
             customer = await customer_context(session, conversation)
             notes = await notes_of(session, conversation_id)
             if handoff.status == HandoffStatus.WAITING:
-                waiting = ordered(
-                    [h for h in await open_handoffs(session)
-                     if h.status == HandoffStatus.WAITING], now
-                )
-                item.position = [h.id for h in waiting].index(handoff.id) + 1
+                waiting = await self._waiting_for(session, viewer,
+                                                  await open_handoffs(session), now)
+                place = [h.id for h, _ in waiting].index(handoff.id)
+                item.position, item.matches_skills = place + 1, waiting[place][1]
         card = ContextCard.model_validate({
             **item.card.model_dump(),
             "transcript": texts[conversation_id],
@@ -115,6 +123,19 @@ class DeskViews:
             notes=[NoteOut(id=n.id, agent=name, text=n.text, at=n.created_at, kind=n.kind)
                    for n, name in notes],
         )
+
+    async def _waiting_for(
+        self, session: AsyncSession, viewer: AgentInfo, handoffs: Sequence[Handoff],
+        now: datetime,
+    ) -> list[tuple[Handoff, bool]]:
+        """The waiting handoffs in the order ``viewer`` is offered them, each with whether it
+        matches their skills. Supervisors (and every viewer without routing) get the priority
+        order, everything matching."""
+        waiting = ordered([h for h in handoffs if h.status == HandoffStatus.WAITING], now)
+        if self._routing is None or viewer.is_supervisor:
+            return [(h, True) for h in waiting]
+        skills = await session.scalar(select(Agent.skills).where(Agent.id == viewer.id))
+        return self._routing.arrange(waiting, skills, now)
 
     async def _items(
         self, session: AsyncSession, handoffs: Sequence[Handoff], now: datetime
@@ -200,6 +221,7 @@ def _item(
         agent=names.get(handoff.agent_id) if handoff.agent_id is not None else None,
         supervisor=(names.get(handoff.supervisor_id) if handoff.supervisor_id is not None
                     else None),
+        skill=handoff.skill,
         summary=str(card.get("summary") or "—"),
         card=CardSummary.model_validate({
             "channel": card.get("channel") or handoff.channel,

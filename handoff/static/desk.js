@@ -116,7 +116,8 @@
     }
   }
   function queueItem(item) {
-    const li = el("li", "item" + (item.conversation_id === state.selected ? " selected" : ""));
+    const li = el("li", "item" + (item.conversation_id === state.selected ? " selected" : "")
+      + (item.matches_skills === false ? " other-skill" : ""));
     li.dataset.conversation = item.conversation_id;
     li.tabIndex = 0;
     const top = el("div", "row");
@@ -125,6 +126,7 @@
     left.appendChild(document.createTextNode(" "));
     const hot = ["negative_sentiment", "complaint"].includes(item.reason) || item.card.sentiment.score <= -4;
     left.appendChild(el("span", "badge" + (hot ? " hot" : ""), t("r_" + item.reason)));
+    if (item.skill) left.appendChild(el("span", "badge skill", item.skill));
     top.appendChild(left);
     const timer = el("span", "timer");
     timer.dataset.since = item.created_at;
