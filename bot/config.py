@@ -174,6 +174,19 @@ class Settings(BaseSettings):
     routing_fallback_seconds: int = Field(
         120, ge=0, validation_alias=_env("ROUTING_FALLBACK_SECONDS")
     )  # a handoff nobody with its skill claimed in this time is offered to every agent
+    goodwill_wait_seconds: int = Field(
+        180, ge=1, validation_alias=_env("GOODWILL_WAIT_SECONDS")
+    )  # a verified subscriber who waited longer for a person gets the goodwill bonus (policy:
+    # handoff/data/goodwill.yml)
+    workforce_service_level: float = Field(
+        0.9, gt=0, lt=1, validation_alias=_env("WORKFORCE_SERVICE_LEVEL")
+    )  # staffing target: this share answered within HANDOFF_TARGET_SECONDS
+    workforce_shrinkage: float = Field(
+        0.3, ge=0, lt=1, validation_alias=_env("WORKFORCE_SHRINKAGE")
+    )  # share of paid time agents are not available (breaks, training, absence)
+    workforce_max_occupancy: float = Field(
+        0.85, gt=0, le=1, validation_alias=_env("WORKFORCE_MAX_OCCUPANCY")
+    )  # the busiest an agent may be planned to be
 
     @field_validator("log_level")
     @classmethod

@@ -43,6 +43,15 @@ class AuditAction(StrEnum):
     ACCOUNT_DISABLE = "account_disable"
     ACCOUNT_ENABLE = "account_enable"
     ACCOUNT_SKILLS = "account_skills"
+    SCHEDULE_PUBLISH = "schedule_publish"  # a week's shifts built and stored (workforce)
+    SWAP_OFFER = "swap_offer"
+    SWAP_ACCEPT = "swap_accept"
+    SWAP_APPROVE = "swap_approve"  # by a supervisor, or automatically (details say which)
+    SWAP_REFUSE = "swap_refuse"
+    SWAP_CANCEL = "swap_cancel"
+    TIME_OFF_REQUEST = "time_off_request"
+    TIME_OFF_APPROVE = "time_off_approve"
+    TIME_OFF_REFUSE = "time_off_refuse"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from handoff.desk import Desk
 from handoff.desk_hooks import DeskHooks
 from handoff.events import DeskEvents
 from handoff.extension import HandoffExtension
+from handoff.goodwill import Goodwill
 from handoff.lexicon import load_lexicon
 from handoff.login_throttle import LoginThrottle, PasswordGate
 from handoff.monitor import Monitor
@@ -29,6 +30,8 @@ from handoff.search import api as search_api
 from handoff.search import build_search
 from handoff.stats import Stats
 from handoff.views import DeskViews
+from handoff.workforce import api as workforce_api
+from handoff.workforce.service import Workforce
 from knowledge_base import KnowledgeBase
 
 
@@ -47,6 +50,8 @@ def build_handoff(
     )
     audit = AuditTrail(db)
     routing = Routing(fallback_seconds=settings.routing_fallback_seconds)  # reads skills.yml
+    goodwill = Goodwill(db, kb=kb, billing=billing, wait_seconds=settings.goodwill_wait_seconds,
+                        timezone=settings.desk_timezone)  # reads goodwill.yml
     return HandoffExtension(
         settings=settings,
         hooks=DeskHooks(
@@ -61,7 +66,8 @@ def build_handoff(
             max_failures=settings.desk_login_max_failures,
             window_seconds=settings.desk_login_window_seconds,
         ),
-        desk=Desk(db=db, kb=kb, notifier=notifier, events=events, audit=audit),
+        desk=Desk(db=db, kb=kb, notifier=notifier, events=events, audit=audit,
+                  goodwill=goodwill),
         views=DeskViews(db, kb=kb, audit=audit, routing=routing),
         stats=Stats(db, target_seconds=settings.handoff_target_seconds,
                     timezone=settings.desk_timezone),
@@ -77,6 +83,9 @@ def build_handoff(
                             timezone=settings.desk_timezone),
         routing=routing,
         assist=Assist(db, kb=kb, billing=billing),
+        goodwill=goodwill,
+        workforce=Workforce(db, settings=settings),
         router_list=[api.router, monitor_api.router, search_api.router, audit_api.router,
-                     analytics_api.router, routing_api.router, assist_api.router, page.router],
+                     analytics_api.router, routing_api.router, assist_api.router,
+                     workforce_api.router, page.router],
     )

@@ -29,6 +29,7 @@ from handoff.card import build_card
 from handoff.desk_hooks import AWAITING_RATING, rating_buttons
 from handoff.errors import Conflict, Forbidden, NotFound
 from handoff.events import DeskEvents
+from handoff.goodwill import Goodwill
 from handoff.queue import current_handoff
 from handoff.schemas import ActionOut, MessageOut, NoteOut
 from handoff.silence import remember_silences
@@ -61,9 +62,10 @@ class _Opened:
 class Desk:
     def __init__(
         self, *, db: Database, kb: KnowledgeBase, notifier: Notifier, events: DeskEvents,
-        audit: AuditTrail | None = None,
+        audit: AuditTrail | None = None, goodwill: Goodwill | None = None,
     ) -> None:
         self._db = db
+        self._goodwill = goodwill
         self._kb = kb
         self._notifier = notifier
         self._events = events
@@ -86,6 +88,7 @@ class Desk:
             conversation.state = ConversationState.WITH_AGENT
             joined = self._kb.phrase(PhraseKey.AGENT_JOINED, self._lang(locked), agent=viewer.name)
             await self._tell(locked, [OutboundMessage(text=joined)])
+            await self._claimed(locked.session, conversation, locked.handoff, now)
             locked.audit(AuditAction.CLAIM)
             return _action(locked)
 
@@ -224,6 +227,8 @@ class Desk:
         self._events.publish()
         self._notifier.messages.publish()
         self._notifier.outbox.publish()
+        if self._goodwill is not None:
+            self._goodwill.wake.set()  # a grant left pending by this transaction goes out now
 
     @asynccontextmanager
     async def _locked(
@@ -251,6 +256,7 @@ class Desk:
             if affected_rows(won) != 1:  # cannot happen under the row lock; say so if it does
                 raise Conflict("the handoff changed meanwhile; try again")
             await session.refresh(handoff)
+            await self._claimed(session, conversation, handoff, now)
         else:
             handoff = await self._open_handoff(session, conversation, viewer, now)
         conversation.state = ConversationState.WITH_AGENT
@@ -279,6 +285,13 @@ class Desk:
             "handoff_reason": str(reason), "handoff_acknowledged": True,
         }
         return handoff
+
+    async def _claimed(self, session: AsyncSession, conversation: Conversation,
+                       handoff: Handoff, now: datetime) -> None:
+        """A person took a waiting handoff: a long wait may earn the subscriber a goodwill
+        bonus (decided and recorded in this transaction, granted right after it)."""
+        if self._goodwill is not None:
+            await self._goodwill.on_claimed(session, conversation, handoff, now)
 
     async def _tell_joined(self, locked: _Locked, viewer: AgentInfo) -> None:
         text = self._kb.phrase(PhraseKey.SUPERVISOR_JOINED, self._lang(locked), agent=viewer.name)
@@ -312,6 +325,8 @@ class Desk:
             await locked.session.refresh(locked.handoff)
             raise Conflict(f"the handoff is already {locked.handoff.status}")
         await remember_silences(locked.session, locked.handoff, now, ended_at=now)
+        if self._goodwill is not None and locked.handoff.claimed_at is None:
+            await self._goodwill.on_ended_unanswered(locked.session, locked.handoff, now)
 
     async def _why_not_waiting(self, locked: _Locked) -> str:
         handoff = locked.handoff

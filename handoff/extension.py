@@ -21,17 +21,21 @@ from handoff.auth import Accounts
 from handoff.desk import Desk
 from handoff.desk_hooks import DeskHooks
 from handoff.events import DeskEvents
+from handoff.goodwill import Goodwill
 from handoff.login_throttle import LoginThrottle
 from handoff.monitor import Monitor
 from handoff.routing import Routing
 from handoff.search import TranscriptSearch
 from handoff.stats import Stats
 from handoff.views import DeskViews
+from handoff.workforce.service import Workforce
 
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 3600.0
 SEARCH_INDEX_EVERY = 30.0  # SQLite's search index follows new messages (a search catches up too)
+GOODWILL_RETRY_EVERY = 30.0  # pending grants (the billing was down, a crash) are asked again
+GOODWILL_USED_EVERY = 24 * 3600.0  # the billing's "used" flag of recent grants, refreshed daily
 READY_TIMEOUT = 15.0
 
 
@@ -62,6 +66,8 @@ class HandoffExtension:
     analytics: Analytics
     routing: Routing
     assist: Assist
+    goodwill: Goodwill
+    workforce: Workforce
     router_list: list[APIRouter] = field(default_factory=list)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -69,7 +75,8 @@ class HandoffExtension:
         return list(self.router_list)
 
     def background(self) -> list[BackgroundLoop]:
-        return [self._bootstrap, self._housekeeping, self._search_index]
+        return [self._bootstrap, self._housekeeping, self._search_index, self._goodwill_grants,
+                self._goodwill_used]
 
     async def ready(self) -> None:
         """Wait (briefly) until start-up accounts exist, so the first login cannot race them."""
@@ -102,6 +109,35 @@ class HandoffExtension:
                 log.exception("indexing messages for search failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), SEARCH_INDEX_EVERY)
+
+    async def _goodwill_grants(self, stop: asyncio.Event) -> None:
+        """Grant what the policy granted: at once after a claim (the desk wakes this loop), and
+        every 30 s for grants the billing could not confirm yet (pending ones survive a
+        restart; the idempotency key keeps a repeat from being a second bonus)."""
+        wake = self.goodwill.wake
+        while not stop.is_set():
+            wake.clear()
+            try:
+                await self.goodwill.grant_pending()
+            except Exception:  # the next round tries again
+                log.exception("granting goodwill bonuses failed")
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+            try:
+                await asyncio.wait(waiters, timeout=GOODWILL_RETRY_EVERY,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def _goodwill_used(self, stop: asyncio.Event) -> None:
+        """Once a day (and at start-up), which granted bonuses the subscribers used."""
+        while not stop.is_set():
+            try:
+                await self.goodwill.refresh_used()
+            except Exception:
+                log.exception("refreshing the goodwill bonuses' 'used' flag failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), GOODWILL_USED_EVERY)
 
     async def _housekeeping(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -6,10 +6,21 @@ schema comes from the Alembic migrations ``0002_handoff`` and ``0004_handoff_cli
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.messages import utcnow
@@ -180,3 +191,132 @@ class AssistEvent(Base):
     article: Mapped[str] = mapped_column(String(64))
     lang: Mapped[str | None] = mapped_column(String(8))
     action: Mapped[str] = mapped_column(String(16))
+
+
+class GoodwillOutcome:
+    PENDING = "pending"  # granted by the policy; the billing has not confirmed yet (retried)
+    GRANTED = "granted"  # the billing confirmed; the subscriber was told
+    REFUSED = "refused"  # a rule of handoff/data/goodwill.yml said no (``rule`` names it)
+    ALL = (PENDING, GRANTED, REFUSED)
+
+
+class GoodwillDecision(Base):
+    """The goodwill decision on one handoff that waited too long (at most one per handoff):
+    granted (pending until the billing confirms) or refused, and by which rule.
+
+    ``msisdn`` is the verified number the bonus went to (personal data: never logged, never in
+    an API answer); ``idempotency_key`` makes a grant repeated after a crash one bonus."""
+
+    __tablename__ = "goodwill_decisions"
+    __table_args__ = (
+        UniqueConstraint("handoff_id", name="uq_goodwill_decisions_handoff"),
+        Index("ix_goodwill_decisions_decided", "decided_at"),
+        Index("ix_goodwill_decisions_customer", "customer_id", "decided_at"),
+        Index("ix_goodwill_decisions_outcome", "outcome", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id"))
+    customer_id: Mapped[int | None] = mapped_column(BigId)
+    msisdn: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    wait_seconds: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str | None] = mapped_column(String(32))  # the refusing rule; None when granted
+    kind: Mapped[str | None] = mapped_column(String(32))  # "traffic_mb"
+    amount: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[str | None] = mapped_column(String(32))  # decimal as text, in ``currency``
+    currency: Mapped[str | None] = mapped_column(String(3))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))  # an exception class, no data
+    granted_at: Mapped[datetime | None] = mapped_column()
+    used: Mapped[bool | None] = mapped_column(Boolean)  # the billing's flag, refreshed daily
+    used_checked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WorkforcePlan(Base):
+    """A week's plan: per 30-minute interval the forecast contacts and the agents required
+    (Erlang C), with the parameters it was made with."""
+
+    __tablename__ = "workforce_plans"
+
+    week: Mapped[date] = mapped_column(Date, primary_key=True)  # the Monday (DESK_TIMEZONE)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(BigId)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    intervals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class ShiftStatus:
+    SCHEDULED = "scheduled"
+    SWAPPED = "swapped"  # given to another agent by an approved swap (a new row holds it)
+    OFF = "off"  # the agent's approved time off covers it
+    ALL = (SCHEDULED, SWAPPED, OFF)
+
+
+class WorkforceShift(Base):
+    """One agent's shift (from handoff/data/shifts.yml) on one day of a planned week."""
+
+    __tablename__ = "workforce_shifts"
+    __table_args__ = (
+        Index("ix_workforce_shifts_week", "week", "starts_at"),
+        Index("ix_workforce_shifts_agent", "agent_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    week: Mapped[date] = mapped_column(Date)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    shift: Mapped[str] = mapped_column(String(32))  # its name in shifts.yml
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    breaks: Mapped[list[list[str]]] = mapped_column(JSON, default=list)  # [[start, end], ...] ISO
+    status: Mapped[str] = mapped_column(String(16), default=ShiftStatus.SCHEDULED)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SwapStatus:
+    OFFERED = "offered"  # an agent offered the shift; nobody took it yet
+    ACCEPTED = "accepted"  # a colleague took it; a supervisor must approve
+    APPROVED = "approved"  # done: the shift is the colleague's
+    REFUSED = "refused"
+    CANCELLED = "cancelled"  # the offering agent withdrew it
+    OPEN = (OFFERED, ACCEPTED)
+    ALL = (OFFERED, ACCEPTED, APPROVED, REFUSED, CANCELLED)
+
+
+class ShiftSwap(Base):
+    __tablename__ = "workforce_swaps"
+    __table_args__ = (Index("ix_workforce_swaps_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("workforce_shifts.id"))
+    offered_by: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    accepted_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    status: Mapped[str] = mapped_column(String(16), default=SwapStatus.OFFERED)
+    coverage_ok: Mapped[bool | None] = mapped_column(Boolean)  # after the swap, as checked
+    decided_by: Mapped[int | None] = mapped_column(BigId)  # None with APPROVED: automatic
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class TimeOffStatus:
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    ALL = (REQUESTED, APPROVED, REFUSED)
+
+
+class TimeOffRequest(Base):
+    __tablename__ = "workforce_time_off"
+    __table_args__ = (Index("ix_workforce_time_off_agent", "agent_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"))
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=TimeOffStatus.REQUESTED)
+    decided_by: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column()

@@ -32,6 +32,7 @@ class PhraseKey(StrEnum):
     CANCELLED_HANDOFF = "cancelled_handoff"
     AGENT_JOINED = "agent_joined"
     SUPERVISOR_JOINED = "supervisor_joined"
+    GOODWILL_GRANTED = "goodwill_granted"
     RETURNED_TO_BOT = "returned_to_bot"
     CONVERSATION_CLOSED = "conversation_closed"
     RATING_QUESTION = "rating_question"
