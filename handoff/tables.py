@@ -293,6 +293,9 @@ class ShiftSwap(Base):
     shift_id: Mapped[int] = mapped_column(ForeignKey("workforce_shifts.id"))
     offered_by: Mapped[int] = mapped_column(ForeignKey("agents.id"))
     accepted_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    # the accepting agent's shift the offering agent takes in return (a two-way swap); None:
+    # a one-way hand-over
+    give_shift_id: Mapped[int | None] = mapped_column(ForeignKey("workforce_shifts.id"))
     status: Mapped[str] = mapped_column(String(16), default=SwapStatus.OFFERED)
     coverage_ok: Mapped[bool | None] = mapped_column(Boolean)  # after the swap, as checked
     decided_by: Mapped[int | None] = mapped_column(BigId)  # None with APPROVED: automatic

@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("shift_id", BIG_ID, sa.ForeignKey("workforce_shifts.id"), nullable=False),
         sa.Column("offered_by", BIG_ID, sa.ForeignKey("agents.id"), nullable=False),
         sa.Column("accepted_by", BIG_ID, sa.ForeignKey("agents.id"), nullable=True),
+        sa.Column("give_shift_id", BIG_ID, sa.ForeignKey("workforce_shifts.id"), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("coverage_ok", sa.Boolean(), nullable=True),
         sa.Column("decided_by", BIG_ID, nullable=True),
