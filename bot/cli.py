@@ -15,9 +15,12 @@ from bot.config import get_settings
 from channels.telegram import cli as telegram_commands
 from channels.vk import cli as vk_commands
 from handoff import cli as handoff_commands
+from handoff.workforce import cli as workforce_commands
 
 # Parts that add sub-commands: each has ``register(subparsers)``; handlers return an exit code.
-_PARTS = [commands, nlu_commands, handoff_commands, telegram_commands, vk_commands]
+_PARTS = [
+    commands, nlu_commands, handoff_commands, workforce_commands, telegram_commands, vk_commands
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
