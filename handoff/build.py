@@ -51,13 +51,13 @@ def build_handoff(
     audit = AuditTrail(db)
     routing = Routing(fallback_seconds=settings.routing_fallback_seconds)  # reads skills.yml
     goodwill = Goodwill(db, kb=kb, billing=billing, wait_seconds=settings.goodwill_wait_seconds,
-                        timezone=settings.desk_timezone)  # reads goodwill.yml
+                        timezone=settings.desk_timezone, notifier=notifier)  # reads goodwill.yml
     return HandoffExtension(
         settings=settings,
         hooks=DeskHooks(
             kb=kb, events=events, wait_policy=wait_policy,
             max_open_per_address=settings.webchat_max_open_handoffs_per_ip,
-            routing=routing,
+            routing=routing, goodwill=goodwill,
         ),
         accounts=Accounts(db, session_ttl=timedelta(hours=settings.desk_session_hours),
                           gate=PasswordGate(settings.desk_login_max_concurrent), audit=audit),

@@ -21,6 +21,7 @@ from bot.policy import Reason
 from bot.storage import Conversation, ConversationState, Message, affected_rows
 from handoff.card import build_card, merge_sentiment
 from handoff.events import DeskEvents
+from handoff.goodwill import Goodwill
 from handoff.lexicon import load_lexicon, normalise
 from handoff.queue import WaitPolicy, current_handoff, position_and_wait
 from handoff.routing import Routing
@@ -113,8 +114,11 @@ class DeskHooks:
         wait_policy: WaitPolicy,
         max_open_per_address: int = 0,
         routing: Routing | None = None,
+        goodwill: Goodwill | None = None,
     ) -> None:
-        """With ``routing`` a handoff needs the skill of its card's topic (without: none)."""
+        """With ``routing`` a handoff needs the skill of its card's topic (without: none);
+        with ``goodwill`` a subscriber who cancels after a long wait is recorded as refused."""
+        self._goodwill = goodwill
         self._kb = kb
         self._routing = routing
         self._events = events
@@ -212,6 +216,8 @@ class DeskHooks:
             )
             if affected_rows(cancelled) == 1:
                 await remember_silences(session, handoff, now, ended_at=now)
+                if self._goodwill is not None:  # a long wait, then cancelled: no bonus, recorded
+                    await self._goodwill.on_ended_unanswered(session, handoff, now)
                 conversation.state = ConversationState.BOT
                 conversation.misunderstandings = 0
                 conversation.awaiting = None

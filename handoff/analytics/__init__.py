@@ -1,6 +1,7 @@
 """Quality figures for supervisors (``GET /api/desk/analytics``): containment, repeat contacts,
 CSAT, service level per day and hour, sentiment, handoff reasons and what the bot did not
-understand. The definitions are in :mod:`handoff.analytics.figures`.
+understand, and the goodwill bonuses (:mod:`handoff.analytics.goodwill`). The definitions are
+in :mod:`handoff.analytics.figures`.
 
 How it is computed (a first version, on purpose simple): five queries, each bounded by the
 period (at most 366 days, checked by the route) and indexed by time, read the period's rows
@@ -25,6 +26,7 @@ from bot.messages import utcnow
 from bot.storage import Conversation, Customer, Database, Identity, Message
 from handoff.analytics import figures
 from handoff.analytics.figures import ConversationRow, HandoffRow
+from handoff.analytics.goodwill import goodwill_figures
 from handoff.analytics.schemas import AnalyticsOut, PeriodOut
 from handoff.card import _NOT_A_TOPIC as NOT_A_TOPIC
 from handoff.stats import zone
@@ -87,6 +89,8 @@ class Analytics:
             handoffs = await self._handoffs(session, period)
             texts = await self._texts(session, period)
             missed = await self._not_understood(session, period)
+            goodwill = await goodwill_figures(session, period.since, period.until,
+                                              period.channel)
         contacts = [
             c for c in history
             if aware(c.created_at) < period.until
@@ -106,6 +110,7 @@ class Analytics:
             sentiment=figures.sentiment(texts),
             handoff_reasons=figures.handoff_reasons(handoffs),
             not_understood=figures.not_understood(missed),
+            goodwill=goodwill,
         )
 
     # -- the reads -------------------------------------------------------------------------

@@ -28,6 +28,7 @@ class Figure(StrEnum):
     SENTIMENT = "sentiment"
     HANDOFF_REASONS = "handoff_reasons"
     NOT_UNDERSTOOD = "not_understood"
+    GOODWILL = "goodwill"
 
 
 def safe_cell(value: Cell) -> str:
@@ -115,6 +116,20 @@ def _sentiment(body: AnalyticsOut) -> str:
                   ((k, counts[k], s.shares[k], s.seed[k]) for k in s.seed))
 
 
+def _goodwill(body: AnalyticsOut) -> str:
+    """One figure per row: the counts, then the refusals per rule."""
+    g = body.goodwill
+    rows: list[tuple[str, str | None, Cell]] = [
+        ("decisions", None, g.decisions), ("granted", None, g.granted),
+        ("granted_mb", None, g.granted_mb), ("pending", None, g.pending),
+        ("refused", None, g.refused),
+        *(("refused_by_rule", r.rule, r.count) for r in g.refused_by_rule),
+        ("used", None, g.used), ("used_share", None, g.used_share),
+        ("cost", g.currency, g.cost),
+    ]
+    return render(("figure", "key", "value"), rows)
+
+
 _RENDERERS: dict[Figure, Callable[[AnalyticsOut], str]] = {
     Figure.CONTAINMENT: _containment,
     Figure.REPEAT_CONTACTS: _repeat,
@@ -127,6 +142,7 @@ _RENDERERS: dict[Figure, Callable[[AnalyticsOut], str]] = {
         ("reason", "count"), ((r.reason, r.count) for r in b.handoff_reasons)),
     Figure.NOT_UNDERSTOOD: lambda b: render(
         ("text", "count"), ((t.text, t.count) for t in b.not_understood)),
+    Figure.GOODWILL: _goodwill,
 }
 
 

@@ -121,6 +121,26 @@ class TextCount(BaseModel):
     count: int
 
 
+class GoodwillRefusal(BaseModel):
+    rule: str = Field(description="a rule of handoff/data/goodwill.yml, or billing_failed")
+    count: int
+
+
+class GoodwillOut(BaseModel):
+    decisions: int = Field(description="handoffs that waited longer than GOODWILL_WAIT_SECONDS "
+                                       "and were decided in the period")
+    granted: int = Field(description="bonuses the billing confirmed")
+    granted_mb: int = Field(description="their total amount (traffic_mb: MB)")
+    pending: int = Field(description="granted by the policy, not confirmed by the billing yet")
+    refused: int
+    refused_by_rule: list[GoodwillRefusal] = Field(description="every rule, in the order "
+                                                               "they are checked")
+    used: int = Field(description="granted bonuses the billing says were used")
+    used_share: float | None = Field(description="used / granted")
+    cost: str = Field(description="the granted bonuses' cost, a decimal as text")
+    currency: str | None
+
+
 class AnalyticsOut(BaseModel):
     generated_at: UtcDateTime
     period: PeriodOut
@@ -131,3 +151,4 @@ class AnalyticsOut(BaseModel):
     sentiment: SentimentOut
     handoff_reasons: list[ReasonCount]
     not_understood: list[TextCount]
+    goodwill: GoodwillOut

@@ -46,6 +46,15 @@
       r_processing_failed: "сбой обработки", r_complaint: "жалоба",
       r_negative_sentiment: "сильный негатив", r_supervisor_joined: "подключился старший",
       fam_unknown: "без темы", csv: "CSV",
+      t_goodwill: "Бонус за ожидание",
+      d_goodwill: "100 МБ абоненту, который ждал сотрудника дольше нормы, если правила (handoff/data/goodwill.yml) не отказали.",
+      gw_refused_by_rule: "Отказы по правилам", gw_granted: "Начислено", gw_pending: "Ждут биллинга",
+      gw_refused: "Отказано", gw_used: "Использовано", gw_cost: "Стоимость", gw_mb: "{n} МБ",
+      rule_verified_only: "не подтверждён", rule_refuse_when_left: "ушёл, не дождавшись",
+      rule_once_per_customer_days: "уже получал за 30 дней",
+      rule_own_handoffs_in_queue: "свои обращения в очереди",
+      rule_reopened_within_minutes: "повторно через минуты", rule_daily_budget: "дневной лимит",
+      rule_billing_failed: "биллинг не подтвердил",
     },
     en: {
       analytics: "Analytics", to_desk: "← Agent desk", to_monitor: "Monitor", logout: "Log out",
@@ -87,6 +96,15 @@
       r_processing_failed: "processing failed", r_complaint: "complaint",
       r_negative_sentiment: "strongly negative", r_supervisor_joined: "supervisor joined",
       fam_unknown: "no topic", csv: "CSV",
+      t_goodwill: "Goodwill bonus",
+      d_goodwill: "100 MB for a subscriber who waited for a person too long, unless a rule (handoff/data/goodwill.yml) refused.",
+      gw_refused_by_rule: "Refusals by rule", gw_granted: "Granted", gw_pending: "Awaiting billing",
+      gw_refused: "Refused", gw_used: "Used", gw_cost: "Cost", gw_mb: "{n} MB",
+      rule_verified_only: "not verified", rule_refuse_when_left: "left before an answer",
+      rule_once_per_customer_days: "had one in 30 days",
+      rule_own_handoffs_in_queue: "own handoffs in the queue",
+      rule_reopened_within_minutes: "reopened within minutes", rule_daily_budget: "daily budget",
+      rule_billing_failed: "billing never confirmed",
     },
   };
   const SVG = "http://www.w3.org/2000/svg";
@@ -346,6 +364,7 @@
     renderRepeat(d);
     renderReasons(d);
     renderNotUnderstood(d);
+    renderGoodwill(d);
   }
   function channelsIn(d) {
     const c = d.containment && d.containment.by_channel ? d.containment.by_channel.map((r) => r.channel) : [];
@@ -494,6 +513,24 @@
       key: r.reason, label: reasonName(r.reason), value: total ? r.count / total : 0,
       text: String(r.count), sub: pct(total ? r.count / total : null),
     })), { title: t("t_reasons") }));
+  }
+
+  // the goodwill bonus: tiles for the counts, a bar per rule for the refusals
+  function renderGoodwill(d) {
+    const g = d.goodwill || {};
+    const big = $("goodwill-big");
+    clear(big);
+    big.appendChild(tile(String(g.granted ?? 0), t("gw_granted"), t("gw_mb", { n: g.granted_mb ?? 0 })));
+    big.appendChild(tile(String(g.pending ?? 0), t("gw_pending")));
+    big.appendChild(tile(String(g.refused ?? 0), t("gw_refused")));
+    big.appendChild(tile(String(g.used ?? 0), t("gw_used"), pct(g.used_share)));
+    big.appendChild(tile(`${g.cost ?? "0.00"} ${g.currency || ""}`.trim(), t("gw_cost")));
+    const rows = g.refused_by_rule || [];
+    const total = Number(g.refused) || 0;
+    put("chart-goodwill", total ? hbars(rows.map((r) => ({
+      key: r.rule, label: T[lang][`rule_${r.rule}`] ?? r.rule, value: r.count / total,
+      text: String(r.count), sub: pct(r.count / total), cls: "bad",
+    })), { title: t("gw_refused_by_rule") }) : emptyChart());
   }
 
   function renderNotUnderstood(d) {

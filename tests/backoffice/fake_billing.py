@@ -16,8 +16,9 @@ Subscribers are added per test with :meth:`FakeBilling.add_subscriber`; by defau
 random number and a random balance (sign and cents included), so a test can only pass by
 reading what the billing said. Knobs, safe to turn while it runs: ``fail_next(op, status)``
 (500, 503, 429 with ``retry_after``...), ``answer_next(op, body)`` (any status and raw body: not
-JSON, a field missing...), ``drop_next(op)`` (the connection closes with no answer),
-``slow(op, seconds)``. Observations: ``calls(op)`` (each with the Authorization header and the
+JSON, a field missing...), ``drop_next(op)`` (the connection closes with no answer), ``drop_after_next(op)`` (the
+operation is done, then the connection closes),
+``slow(op, seconds)``, ``mark_used(msisdn, key)`` (the subscriber used a bonus). Observations: ``calls(op)`` (each with the Authorization header and the
 body as received), ``account(msisdn)``.
 
 It runs aiohttp in a daemon thread with its own event loop (as tests/channels/telegram/
@@ -115,6 +116,7 @@ class _Fault:
     remaining: int
     retry_after: int | None = None
     drop: bool = False
+    after: bool = False  # the operation is done before the connection is dropped
 
 
 @dataclass(eq=False)
@@ -176,11 +178,25 @@ class FakeBilling:
         """Close the connection of the next ``times`` calls without answering."""
         self._add_fault(_Fault(operation, 0, None, times, drop=True))
 
+    def drop_after_next(self, operation: str, *, times: int = 1) -> None:
+        """Do the next ``times`` calls of ``operation`` (a grant is granted), then close the
+        connection instead of answering: the caller cannot know it worked."""
+        self._add_fault(_Fault(operation, 0, None, times, drop=True, after=True))
+
     def slow(self, operation: str, seconds: float) -> None:
         """Wait ``seconds`` before answering ``operation`` (0 to stop)."""
         _check_operation(operation)
         with self._lock:
             self._delays[operation] = seconds
+
+    def mark_used(self, msisdn: str, idempotency_key: str) -> None:
+        """The subscriber used the bonus granted with ``idempotency_key``."""
+        with self._lock:
+            for bonus in self._subscribers[msisdn].bonuses:
+                if bonus["idempotency_key"] == idempotency_key:
+                    bonus["used"] = True
+                    return
+        raise KeyError("no bonus with that key")
 
     def reset(self) -> None:
         """No subscribers, faults, delays or log; 200 for a repeated key."""
@@ -259,6 +275,12 @@ class FakeBilling:
         if delay:
             await asyncio.sleep(delay)
         if fault is not None:
+            if fault.drop and fault.after:
+                status, _ = self._answer(operation, msisdn, authorization, body)
+                record(DROPPED)
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=status)  # never sent: the connection is gone
             if fault.drop:
                 record(DROPPED)
                 if request.transport is not None:

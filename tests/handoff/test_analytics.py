@@ -179,7 +179,7 @@ async def test_every_figure_as_csv(seeded: tuple[Desk, Agent, History]) -> None:
     period = both_days(history)
     assert {f.value for f in Figure} == {
         "containment", "repeat_contacts", "csat", "service_level", "service_level_daily",
-        "service_level_hourly", "sentiment", "handoff_reasons", "not_understood"}
+        "service_level_hourly", "sentiment", "handoff_reasons", "not_understood", "goodwill"}
 
     rows = await table(desk, admin, "containment", **period)
     assert rows[0] == {"dimension": "overall", "key": "", "conversations": "10",

@@ -12,6 +12,7 @@ test-artifacts/analytics-drawn.png.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -263,6 +264,13 @@ FIGURES: dict[str, Any] = {
                         {"reason": "complaint", "count": 3}],
     "not_understood": [{"text": "<img src=x onerror=alert(1)>", "count": 4},
                        {"text": "кракозябра", "count": 2}],
+    "goodwill": {
+        "decisions": 9, "granted": 3, "granted_mb": 300, "pending": 1, "refused": 5,
+        "refused_by_rule": [{"rule": "verified_only", "count": 4},
+                            {"rule": "daily_budget", "count": 1},
+                            {"rule": "<b>new_rule</b>", "count": 0}],
+        "used": 2, "used_share": 0.6667, "cost": "0.90", "currency": "BYN",
+    },
 }
 AGENTS = [{"username": "anna", "display_name": "Anna", "role": "agent", "active": True,
            "skills": ["general"], "last_seen_at": None},
@@ -343,8 +351,20 @@ async def test_the_page_draws_each_figure_it_is_given(desk_sqlite: Desk, browser
     await expect(page.locator("#not-understood li").first).to_contain_text(
         "<img src=x onerror=alert(1)>")
     assert await page.locator("img").count() == 0
+    # the goodwill panel: the counts, a bar per refusing rule, its CSV link
+    await expect(page.locator("#goodwill-big .tile-value")).to_have_text(
+        ["3", "1", "5", "2", "0.90 BYN"])
+    await expect(page.locator("#goodwill-big")).to_contain_text("300 МБ")
+    await expect(page.locator('#chart-goodwill g[data-key="verified_only"] text.value')
+                 ).to_have_text("4" + "80%")
+    await expect(page.locator('#chart-goodwill g[data-key="verified_only"] text.label')
+                 ).to_have_text("не подтверждён")
+    await expect(page.locator('#chart-goodwill g[data-key="<b>new_rule</b>"] text.label')
+                 ).to_have_text("<b>new_rule</b>")
+    await expect(page.locator('#fig-goodwill a.csv')).to_have_attribute(
+        "href", re.compile(r"^/api/desk/analytics/goodwill\.csv"))
     links = page.locator("a.csv")
-    await expect(links).to_have_count(7)
+    await expect(links).to_have_count(8)
 
     # the team: ticking a skill saves the agent's whole list
     await expect(page.locator('#team-table th[data-skill="billing"]')).to_have_text("расчёты")
