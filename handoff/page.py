@@ -26,6 +26,8 @@ ASSETS = {
     "monitor.css": "text/css; charset=utf-8",
     "analytics.js": "text/javascript; charset=utf-8",
     "analytics.css": "text/css; charset=utf-8",
+    "schedule.js": "text/javascript; charset=utf-8",
+    "schedule.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -85,6 +87,23 @@ async def monitor(request: Request, module: HandoffDep) -> Response:
 async def analytics(request: Request, module: HandoffDep) -> Response:
     """The supervisors' quality figures."""
     return await _supervisor_page(request, module, "/desk/analytics", "analytics.html")
+
+
+@router.get("/desk/schedule")
+async def schedule(request: Request, module: HandoffDep) -> Response:
+    """The week's schedule: supervisors build it and decide swaps and time off, agents see
+    their shifts, swap them and ask for time off (the page picks its view by the caller's role).
+    A stranger gets the login page (and back)."""
+    back = RedirectResponse("/desk/login?next=/desk/schedule",
+                            status_code=status.HTTP_303_SEE_OTHER)
+    token, from_cookie = presented_token(request)
+    if token is None or not from_cookie:
+        return back
+    try:
+        await module.accounts.resolve(token)
+    except InvalidCredentials:
+        return back
+    return _page("schedule.html")
 
 
 @router.get("/desk/login")

@@ -6,7 +6,7 @@
 (function () {
   const T = {
     ru: {
-      analytics: "Аналитика", to_desk: "← Рабочее место", to_monitor: "Монитор", logout: "Выйти",
+      analytics: "Аналитика", to_desk: "← Рабочее место", to_monitor: "Монитор", to_schedule: "Расписание", logout: "Выйти",
       f_from: "С", f_to: "По", f_channel: "Канал", all_channels: "все каналы", apply: "Показать",
       today: "Сегодня", days7: "7 дней", days30: "30 дней", period: "Период: {from} — {to}",
       loading: "Загрузка…", none: "—", no_data: "Нет данных за период.",
@@ -57,7 +57,7 @@
       rule_billing_failed: "биллинг не подтвердил",
     },
     en: {
-      analytics: "Analytics", to_desk: "← Agent desk", to_monitor: "Monitor", logout: "Log out",
+      analytics: "Analytics", to_desk: "← Agent desk", to_monitor: "Monitor", to_schedule: "Schedule", logout: "Log out",
       f_from: "From", f_to: "To", f_channel: "Channel", all_channels: "all channels", apply: "Show",
       today: "Today", days7: "7 days", days30: "30 days", period: "Period: {from} — {to}",
       loading: "Loading…", none: "—", no_data: "No data for the period.",

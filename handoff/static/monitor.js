@@ -6,7 +6,7 @@
 (function () {
   const T = {
     ru: {
-      monitor: "Монитор", to_desk: "← Рабочее место", to_analytics: "Аналитика", logout: "Выйти",
+      monitor: "Монитор", to_desk: "← Рабочее место", to_analytics: "Аналитика", to_schedule: "Расписание", logout: "Выйти",
       live_title: "Обновления в реальном времени", sound_title: "Звук при новой тревоге",
       sound_on: "звук", sound_off: "без звука",
       f_state: "Состояние", f_channel: "Канал", f_agent: "Сотрудник", all: "все", anyone: "любой",
@@ -42,7 +42,7 @@
       act_join: "подключился", act_whisper: "шепнул", act_take_over: "забрал себе", act_search: "искал",
     },
     en: {
-      monitor: "Monitor", to_desk: "← Agent desk", to_analytics: "Analytics", logout: "Log out",
+      monitor: "Monitor", to_desk: "← Agent desk", to_analytics: "Analytics", to_schedule: "Schedule", logout: "Log out",
       live_title: "Live updates", sound_title: "Sound on a new alert",
       sound_on: "sound", sound_off: "muted",
       f_state: "State", f_channel: "Channel", f_agent: "Agent", all: "all", anyone: "anyone",

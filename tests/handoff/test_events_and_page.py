@@ -70,11 +70,13 @@ async def test_assets_are_served_and_nothing_else(desk_app: Desk) -> None:
 
 
 def test_the_page_never_renders_text_as_markup() -> None:
-    for name in ("common.js", "desk.js", "login.js", "monitor.js", "analytics.js"):
+    for name in ("common.js", "desk.js", "login.js", "monitor.js", "analytics.js",
+                 "schedule.js"):
         source = (STATIC / name).read_text(encoding="utf-8")
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
             assert sink not in source, f"{name} uses {sink}"
-    for name in ("desk.html", "login.html", "monitor.html", "analytics.html"):
+    for name in ("desk.html", "login.html", "monitor.html", "analytics.html",
+                 "schedule.html"):
         assert "<script>" not in (STATIC / name).read_text(encoding="utf-8"), "no inline scripts"
 
 
