@@ -31,7 +31,9 @@ from handoff.search import build_search
 from handoff.stats import Stats
 from handoff.views import DeskViews
 from handoff.workforce import api as workforce_api
+from handoff.workforce.calendar import load_calendar
 from handoff.workforce.service import Workforce
+from handoff.workforce.shifts import load_shifts
 from knowledge_base import KnowledgeBase
 
 
@@ -84,7 +86,9 @@ def build_handoff(
         routing=routing,
         assist=Assist(db, kb=kb, billing=billing),
         goodwill=goodwill,
-        workforce=Workforce(db, settings=settings),
+        # the shifts and the calendar are read now: a broken file stops the start-up
+        workforce=Workforce(db, settings=settings, calendar=load_calendar(),
+                            shifts=load_shifts()),
         router_list=[api.router, monitor_api.router, search_api.router, audit_api.router,
                      analytics_api.router, routing_api.router, assist_api.router,
                      workforce_api.router, page.router],
