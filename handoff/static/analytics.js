@@ -107,7 +107,6 @@
       rule_billing_failed: "billing never confirmed",
     },
   };
-  const SVG = "http://www.w3.org/2000/svg";
   const CHANNELS = ["webchat", "telegram", "vk", "email"];
   const SENTIMENTS = ["negative", "neutral", "positive"];
   const SEED = { negative: 0.07, neutral: 0.85, positive: 0.08 };  // the seed operator's mood mix
@@ -134,14 +133,7 @@
   const dur = (seconds) => DeskCommon.duration(seconds, t("none"));
 
   // -- SVG helpers ----------------------------------------------------------------------------
-  function svg(tag, attrs, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value !== undefined && value !== null) node.setAttribute(name, String(value));
-    }
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  const svg = DeskCommon.svg;
   function frame(width, height, label) {
     const graph = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "chart-svg",
       role: "img", "aria-label": label, preserveAspectRatio: "xMinYMin meet" });

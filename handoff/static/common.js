@@ -37,5 +37,16 @@ window.DeskCommon = (function () {
     if (!res.ok) throw new Error(errorText(data) || `HTTP ${res.status}`);
     return data;
   }
-  return Object.freeze({ el, clear, duration, errorText, api });
+  // an SVG element with attributes (null / undefined ones left out) and optional text: charts
+  // are built from these, never from markup strings
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value !== undefined && value !== null) node.setAttribute(name, String(value));
+    }
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  return Object.freeze({ el, clear, duration, errorText, api, svg });
 })();

@@ -81,7 +81,6 @@
   const CHANNELS = ["webchat", "telegram", "vk", "email"];
   const DIRECTION_ARROW = { falling: "↘", rising: "↗", steady: "→" };
   const SOUND_KEY = "desk_monitor_sound";
-  const SVG = "http://www.w3.org/2000/svg";
   const USERNAME = /^[A-Za-z0-9_.@-]{1,64}$/;  // what the monitor's agent filter accepts
 
   let lang = localStorage.getItem("desk_lang") || ((navigator.language || "ru").startsWith("ru") ? "ru" : "en");
@@ -116,11 +115,7 @@
 
   // -- DOM helpers: text only (common.js) ----------------------------------------------------
   const { el, clear, api } = DeskCommon;
-  function svg(tag, attrs) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
-    return node;
-  }
+  const svg = DeskCommon.svg;
   const duration = (seconds) => DeskCommon.duration(seconds, t("none"));
   function timeOf(iso) { return new Date(iso).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit" }); }
   function dateTimeOf(iso) { return new Date(iso).toLocaleString(lang, { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit" }); }

@@ -102,7 +102,6 @@
       special: "special day: {name}",
     },
   };
-  const SVG = "http://www.w3.org/2000/svg";
   const DAY_MS = 86400000;
   const API = "/api/desk/workforce";
 
@@ -148,14 +147,7 @@
   }
 
   // -- SVG ------------------------------------------------------------------------------------
-  function svg(tag, attrs, text) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value !== undefined && value !== null) node.setAttribute(name, String(value));
-    }
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
+  const svg = DeskCommon.svg;
 
   /* A week of 30-minute intervals: bars (one per interval), an optional step line, optional
      red gaps (from a bar up to the line where the bar falls short), day separators and labels.
