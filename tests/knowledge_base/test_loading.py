@@ -53,7 +53,8 @@ def test_answers_are_in_the_language_asked(kb: KnowledgeBase, intent: str) -> No
 @pytest.mark.parametrize("lang", ["ru", "en", "be"])
 def test_every_phrase_renders(kb: KnowledgeBase, key: str, lang: str) -> None:
     text = kb.phrase(key, lang, position="2", wait_minutes="3", agent="Anna",
-                     phone="+375 29 123-45-67", minutes="5", remaining="2", code="123456")
+                     phone="+375 29 123-45-67", minutes="5", remaining="2", code="123456",
+                     amount="100")
     assert text.strip() and "{" not in text
 
 
