@@ -7,7 +7,9 @@ VENV := .venv
 RASA_VENV := .venv-rasa
 BIN := $(VENV)/bin
 ABONENT := $(BIN)/abonent
-# A held-out TSV (lang, intent, text) to evaluate on; none ships with the repository yet.
+# The evaluation sets in nlu/eval/ (README.md there); EVAL_FILE=path.tsv adds one more set.
+EVAL_SETS := nlu/eval/public_heldout.tsv nlu/eval/real_world.tsv
+SENTIMENT_SET := nlu/eval/sentiment.tsv
 EVAL_FILE ?=
 
 .PHONY: help setup venv rasa-venv model browser mailserver nginx run test test-fast lint eval bench stress clean
@@ -15,7 +17,7 @@ EVAL_FILE ?=
 help:
 	@echo "make run    - set up (environments, database, NLU model) and start the bot on http://127.0.0.1:8000"
 	@echo "make test   - set up and run the whole test suite (TEST_DATABASE_URL adds PostgreSQL)"
-	@echo "make eval   - NLU evaluation: public held-out set + Rasa cross-validation"
+	@echo "make eval   - NLU evaluation: public + real-world sets, sentiment, Rasa cross-validation"
 	@echo "make bench  - benchmarks: Abonent vs Rasa's own full stack (table in bench-results/), NLU client"
 	@echo "make stress - long fault runs: kill -9 under load (SQLite, PostgreSQL), API fuzzing"
 	@echo "make lint   - ruff and mypy (strict)"
@@ -75,16 +77,25 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Intents on every set with one Rasa start (a missing set is named and skipped), then sentiment,
+# then cross-validation on the training data. Never train on nlu/eval/.
 eval: setup
-	@if [ -z "$(EVAL_FILE)" ]; then \
-	  echo "make eval: no held-out set ships with the repository yet; the public-set part needs"; \
-	  echo "  EVAL_FILE=path/to/heldout.tsv (tab-separated: lang, intent family, text)."; \
-	  echo "  Running Rasa's cross-validation on the training data only."; \
-	elif [ ! -f "$(EVAL_FILE)" ]; then \
-	  echo "make eval: EVAL_FILE=$(EVAL_FILE) does not exist"; exit 2; \
+	@echo "== Intents (nlu eval: one Rasa start for every set) =="
+	@files=""; for f in $(EVAL_SETS) $(EVAL_FILE); do \
+	  if [ -f "$$f" ]; then files="$$files $$f"; \
+	  else echo "make eval: $$f does not exist: skipped"; fi; \
+	done; \
+	if [ -n "$$files" ]; then $(ABONENT) nlu eval $$files; \
+	else echo "make eval: no intent set to evaluate"; fi
+	@echo; echo "== Sentiment: $(SENTIMENT_SET) =="
+	@if [ ! -f scripts/eval_sentiment.py ]; then \
+	  echo "make eval: scripts/eval_sentiment.py does not exist yet: sentiment skipped"; \
+	elif [ ! -f "$(SENTIMENT_SET)" ]; then \
+	  echo "make eval: $(SENTIMENT_SET) does not exist: sentiment skipped"; \
 	else \
-	  $(ABONENT) nlu eval "$(EVAL_FILE)"; \
+	  $(BIN)/python scripts/eval_sentiment.py $(SENTIMENT_SET); \
 	fi
+	@echo; echo "== Cross-validation on the training data =="
 	$(BIN)/python scripts/cross_validate.py
 
 # Abonent vs Rasa's own full stack (bench/run.py; PostgreSQL from BENCH_POSTGRES_URL, skipped when

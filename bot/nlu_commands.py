@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from bot.config import Settings, get_settings
 from bot.runtime import nlu_settings, train_model
 from knowledge_base import load_knowledge_base
 from nlu.client import NluClient
-from nlu.evaluation import evaluate, load_eval_file
+from nlu.evaluation import EvalRow, evaluate, load_eval_file
 from nlu.training import build_training_data
 
 
@@ -40,9 +41,14 @@ def register(subparsers: Any) -> None:
     parse.add_argument("--json", action="store_true", help="print the full result as JSON")
     parse.set_defaults(handler=_parse)
 
-    ev = sub.add_parser("eval", help="evaluate on a TSV file (lang, intent, text)")
-    ev.add_argument("file", type=Path)
-    ev.add_argument("--json", type=Path, help="also write the report as JSON to this file")
+    ev = sub.add_parser(
+        "eval", help="evaluate on TSV files (lang, intent, text[, form]) with one Rasa start"
+    )
+    ev.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    ev.add_argument(
+        "--json", type=Path,
+        help="also write the report as JSON to this file (several files: {file: report})",
+    )
     ev.set_defaults(handler=_eval)
 
 
@@ -102,14 +108,49 @@ def _parse(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    rows = load_eval_file(args.file)
+    """Evaluate each file in turn on one Rasa server. A missing or malformed file is reported
+    (``file:line``) and skipped, the others are still evaluated; the exit status is then 2."""
+    sets, status = _load_eval_sets(args.files)
+    if not sets:
+        return status
 
-    async def main() -> None:
+    async def main() -> dict[str, Any]:
+        reports: dict[str, Any] = {}
         async with nlu_settings(get_settings()) as ready, httpx.AsyncClient() as http:
-            report = await evaluate(_client(ready, http), rows)
-        print(report.format())
-        if args.json:
-            args.json.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+            client = _client(ready, http)
+            for path, rows in sets:
+                report = await evaluate(client, rows)
+                print(f"\n=== Intents: {path} ===", flush=True)
+                print(report.format(), flush=True)
+                reports[str(path)] = report.to_dict()
+        return reports
 
-    asyncio.run(main())
-    return 0
+    reports = asyncio.run(main())
+    if args.json:
+        # one file keeps the report itself (the format before several files were allowed)
+        data = next(iter(reports.values())) if len(args.files) == 1 else reports
+        args.json.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    return status
+
+
+def _load_eval_sets(files: list[Path]) -> tuple[list[tuple[Path, list[EvalRow]]], int]:
+    """Read every file before Rasa starts, so a bad one costs no model load."""
+    sets: list[tuple[Path, list[EvalRow]]] = []
+    status = 0
+    for path in files:
+        if not path.is_file():
+            print(f"nlu eval: {path} does not exist: skipped", file=sys.stderr)
+            status = 2
+            continue
+        try:
+            rows = load_eval_file(path)
+        except ValueError as exc:  # names file:line
+            print(f"nlu eval: {exc}: skipped", file=sys.stderr)
+            status = 2
+            continue
+        if not rows:
+            print(f"nlu eval: {path} holds no messages: skipped", file=sys.stderr)
+            status = 2
+            continue
+        sets.append((path, rows))
+    return sets, status

@@ -12,7 +12,7 @@ client falls back on them, see knowledge_base/keywords.py.)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.messages import Button, OutboundMessage
@@ -20,11 +20,14 @@ from bot.personal_policy import Need, PersonalFacts, PersonalPolicy
 from bot.phones import DEFAULT_REGION
 from bot.reasons import Reason
 from knowledge_base import Answer, KnowledgeBase, PhraseKey
-from nlu import FALLBACK_INTENT, Entity, NluResult
+from nlu import FALLBACK_INTENT, Entity, IntentScore, NluResult, intent_family
 from nlu.languages import DEFAULT_LANG, LANGUAGES
 from nlu.payload import parse_payload as parse_payload_syntax
 
 _COMMANDS = {"/start": "greet", "/help": "help", "/operator": "human_request"}
+# In a clarifying question, a sub-intent with at least this share of its family's summed
+# confidence is offered itself rather than its family (see DialoguePolicy._clarify_guesses).
+_DOMINANT_SHARE = 2 / 3
 
 __all__ = [
     "ConversationView", "Decision", "DialoguePolicy", "Reason", "Turn",
@@ -172,20 +175,38 @@ class DialoguePolicy:
         decision.misunderstandings += 1
         if decision.misunderstandings >= 2:
             return self._escalate(decision, Reason.NOT_UNDERSTOOD)
-        guesses = [
-            score for score in nlu.ranking
-            if self._kb.is_topic(score.name)  # "a person" is offered below, once
-            and score.confidence >= self._clarify_floor
-        ][:2]
+        guesses = self._clarify_guesses(nlu.ranking)
         if not guesses:
             return self._say(decision, PhraseKey.NOT_UNDERSTOOD, buttons=self._topic_buttons(decision.lang))
-        buttons = [
-            Button(self._kb.intent_label(score.name, decision.lang), f"/{score.name}")
-            for score in guesses
-        ]
+        buttons = [Button(self._kb.intent_label(name, decision.lang), f"/{name}") for name in guesses]
         buttons.append(Button(self._kb.intent_label("human_request", decision.lang),
                               "/human_request"))
         return self._say(decision, PhraseKey.CLARIFY, buttons=buttons)
+
+    def _clarify_guesses(self, ranking: Sequence[IntentScore]) -> list[str]:
+        """The (at most two) intents to offer: topic families by summed confidence.
+
+        A model unsure between ``roaming_prices`` 0.15 and ``roaming_trouble`` 0.12 is sure it is
+        roaming: the family's sum is what reaches the floor, and the family takes one button, not
+        two. The button asks for the family (its overview article links to every sub-intent),
+        unless one sub-intent holds most of the sum: then that sub-intent's own article answers
+        better ("no service in roaming" gets the checklist, not the roaming overview).
+        """
+        total: dict[str, float] = {}
+        best: dict[str, IntentScore] = {}
+        for score in ranking:
+            if not self._kb.is_topic(score.name):  # "a person" is offered after these, once
+                continue
+            family = intent_family(score.name)
+            total[family] = total.get(family, 0.0) + score.confidence
+            if family not in best or score.confidence > best[family].confidence:
+                best[family] = score
+        ranked = sorted(total, key=lambda f: total[f], reverse=True)  # stable: ties keep ranking order
+        return [
+            best[f].name if best[f].confidence >= _DOMINANT_SHARE * total[f] else f
+            for f in ranked[:2]
+            if total[f] >= self._clarify_floor
+        ]
 
     def _nlu_down(self, decision: Decision) -> Decision:
         # Counted like any misunderstanding: "twice in a row" is the one rule for handing over.

@@ -3,7 +3,12 @@ to one Rasa server or to a pool of them (``RASA_URL`` with several URLs, comma-s
 
 ``NluClient.parse(text)`` returns an :class:`~nlu.results.NluResult`. What happens on the way:
 
-1. the language is detected here (:func:`nlu.lang.detect_language`), never asked of Rasa;
+0. the text is normalised (:mod:`nlu.normalize`: Latin-typed Russian/Belarusian to Cyrillic,
+   repeated letters, emoji): Rasa and the cache see the normalised text, the result shows the
+   original (entity offsets mapped back onto it);
+1. the language is detected here (:func:`nlu.lang.detect_language`) on the normalised text,
+   never asked of Rasa; a transliterated message is Russian or Belarusian even under an
+   ``en`` hint (a channel's hint is the app's language, not the message's);
 2. the loaded model's id is known (``GET /status``, remembered for ``model_id_ttl`` seconds);
 3. the cache is consulted with (model id, text): a hit costs no HTTP request at all (the only
    request a hit can cost is the ``/status`` refresh, once per ``model_id_ttl``);
@@ -39,7 +44,6 @@ import hashlib
 import json
 import logging
 import random
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -52,7 +56,9 @@ from nlu.breaker import CircuitBreaker
 from nlu.cache import ParseCache
 from nlu.errors import NluBadResponse, NluError, NluUnavailable
 from nlu.lang import detect_language
+from nlu.normalize import Normalized, normalize
 from nlu.pool import BreakerSource, ServerPool, Upstream, parse_server_urls
+from nlu.redact import install_token_redaction, redact_token
 from nlu.results import Entity, KeywordFallback, NluResult
 
 __all__ = ["NluClient", "ServerState"]
@@ -62,30 +68,6 @@ log = logging.getLogger(__name__)
 _HOW_TO_START = "start it with `abonent nlu serve` or set RASA_URL to a running Rasa server"
 DEFAULT_BUDGET = 3.0
 """Seconds one parse may spend on Rasa in all: a subscriber's answer is due within 5 s."""
-_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"'>]+")
-
-
-class _RedactToken(logging.Filter):
-    """Masks ``token=...`` in log lines (httpx logs every request URL at INFO)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "token=" in message:
-            record.msg = _TOKEN_IN_URL.sub(r"\1***", message)
-            record.args = ()
-        return True
-
-
-_REDACTOR = _RedactToken()
-
-
-def _install_redaction() -> None:
-    for name in ("httpx", __name__):
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)
-
-
 class ServerState(StrEnum):
     """What one server answered a readiness probe (``GET /status``)."""
 
@@ -145,7 +127,7 @@ class NluClient:
         self._model_lock = asyncio.Lock()
         self._random = random.Random()
         if self._token:
-            _install_redaction()
+            install_token_redaction(__name__)
 
     def __repr__(self) -> str:
         token = "'***'" if self._token else "None"
@@ -179,16 +161,21 @@ class NluClient:
 
         Raises NluUnavailable or NluBadResponse (see nlu.errors) when neither can."""
         self.calls += 1
-        lang = detect_language(text, lang_hint)
+        norm = normalize(text)
+        if norm.lang_hint is not None and (lang_hint or "")[:2].lower() not in ("ru", "be"):
+            lang_hint = norm.lang_hint
+        lang = detect_language(norm.text_for_nlu, lang_hint)
         try:
-            return await self._parse_by_rasa(text, lang)
+            return _on_original(await self._parse_by_rasa(norm.text_for_nlu, lang), norm)
         except NluError:
-            fallback = self.keywords.match(text, lang) if self.keywords is not None else None
+            fallback = (
+                self.keywords.match(norm.text_for_nlu, lang) if self.keywords is not None else None
+            )
             if fallback is None:
                 raise
             self.keyword_answers += 1
             log.info("Rasa gave no understanding; answered by keywords as %s", fallback.intent)
-            return fallback
+            return _on_original(fallback, norm)
 
     async def _parse_by_rasa(self, text: str, lang: str) -> NluResult:
         deadline = asyncio.get_running_loop().time() + self.budget
@@ -395,7 +382,7 @@ class NluClient:
             except (httpx.TimeoutException, TimeoutError):
                 problem = f"timed out after {timeout:.3g} s"
             except httpx.TransportError as exc:
-                problem = f"{type(exc).__name__}: {_redact(str(exc)) or 'connection failed'}"
+                problem = f"{type(exc).__name__}: {redact_token(str(exc)) or 'connection failed'}"
             else:
                 status = response.status_code
                 if status < 500 and status != 409:
@@ -473,7 +460,7 @@ class NluClient:
                 f"{where} not found (HTTP 404): does RASA_URL point at a Rasa server "
                 "started with --enable-api?"
             )
-        body = _redact(response.text[:200])
+        body = redact_token(response.text[:200])
         raise NluBadResponse(f"{where} rejected the request (HTTP {status}): {body}")
 
     def _json(self, response: httpx.Response, path: str, server: Upstream) -> Any:
@@ -482,12 +469,8 @@ class NluClient:
         except ValueError as exc:
             raise NluBadResponse(
                 f"Rasa at {server.name}{path} answered with something that is not JSON: "
-                f"{_redact(response.text[:200])!r}"
+                f"{redact_token(response.text[:200])!r}"
             ) from exc
-
-
-def _redact(text: str) -> str:
-    return _TOKEN_IN_URL.sub(r"\1***", text)
 
 
 def _model_id_from_status(payload: Any) -> str:
@@ -526,3 +509,15 @@ def _relocate(entity: Entity, text: str) -> Entity:
         return entity
     end = start + len(needle)
     return replace(entity, text=text[start:end], start=start, end=end)
+
+
+def _on_original(result: NluResult, norm: Normalized) -> NluResult:
+    """A result about ``norm.text_for_nlu`` told about the original text: its entities'
+    offsets and surface text mapped back onto what the subscriber typed."""
+    if result.text == norm.original:
+        return result
+    entities = []
+    for entity in result.entities:
+        start, end = norm.to_original(entity.start, entity.end)
+        entities.append(replace(entity, text=norm.original[start:end], start=start, end=end))
+    return replace(result, text=norm.original, entities=tuple(entities))

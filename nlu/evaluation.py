@@ -2,7 +2,10 @@
 
 The file is ``lang<TAB>intent<TAB>text[<TAB>anything...]``: a header line whose first field is
 ``lang``, blank lines and ``#`` comments are skipped; anything else malformed raises ValueError
-naming ``file:line``. Gold labels are families (``check_balance``, ``my_number``, ``roaming``,
+naming ``file:line``. A column headed ``form`` (``translit``, ``trasyanka``, ``slang``...: see
+:data:`FORMS`) is the way the message is written; the report then gives accuracy per form and per
+language x form. Without a header the 4th column is the form; other headed columns (the public
+set's ``source``) are ignored. Gold labels are families (``check_balance``, ``my_number``, ``roaming``,
 ``support_contacts``, ``human_request``, ``complaint``, ``smalltalk``, ``out_of_scope``;
 ``greet``/``goodbye``/``thanks``/``affirm``/``deny`` are accepted too).
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +28,14 @@ from nlu.languages import LANGUAGES
 from nlu.results import FALLBACK_INTENT, FAMILIES, intent_family
 
 __all__ = [
+    "FORMS",
     "GOLD_LABELS",
     "ClassMetrics",
+    "Confusion",
     "EvalError",
     "EvalReport",
     "EvalRow",
+    "FormMetrics",
     "LangMetrics",
     "Prediction",
     "build_report",
@@ -44,6 +50,12 @@ OUT_OF_SCOPE = "out_of_scope"
 _SMALLTALK_FAMILIES = frozenset({"greet", "goodbye", "thanks"})
 GOLD_LABELS: frozenset[str] = frozenset(FAMILIES) | {SMALLTALK}
 MAX_ERRORS_SHOWN = 30
+MAX_CONFUSIONS_SHOWN = 15
+# How a message is written (the project's real-world and sentiment sets): a closed list, so a typo
+# in a data file is an error naming its line, not a new bucket of one.
+FORMS: frozenset[str] = frozenset(
+    {"tidy", "slang", "translit", "trasyanka", "long", "typo", "short", "emoji"}
+)
 
 
 def gold_label(label: str) -> str:
@@ -63,12 +75,15 @@ class EvalRow:
     lang: str
     intent: str
     text: str
+    form: str = ""  # empty when the file has no form column
+    line: int = field(default=0, compare=False)  # where it is in its file, for messages
 
 
 def load_eval_file(path: str | Path) -> list[EvalRow]:
     """Read an evaluation TSV (see the module doc). Raises ValueError naming ``file:line``."""
     path = Path(path)
     rows: list[EvalRow] = []
+    form_column: int | None = 3  # until a header says otherwise
     with path.open(encoding="utf-8-sig") as f:
         for lineno, raw in enumerate(f, start=1):
             line = raw.rstrip("\r\n")
@@ -76,6 +91,8 @@ def load_eval_file(path: str | Path) -> list[EvalRow]:
                 continue
             fields = [x.strip() for x in line.split("\t")]
             if fields[0].lower() == "lang":
+                names = [x.lower() for x in fields]
+                form_column = names.index("form") if "form" in names else None
                 continue
             where = f"{path}:{lineno}"
             if len(fields) < 3 or not all(fields[:3]):
@@ -88,8 +105,19 @@ def load_eval_file(path: str | Path) -> list[EvalRow]:
             if intent not in GOLD_LABELS:
                 known = ", ".join(sorted(GOLD_LABELS))
                 raise ValueError(f"{where}: unknown intent {intent!r} (expected one of: {known})")
-            rows.append(EvalRow(lang=lang, intent=intent, text=text))
+            form = _form(fields, form_column, where)
+            rows.append(EvalRow(lang=lang, intent=intent, text=text, form=form, line=lineno))
     return rows
+
+
+def _form(fields: Sequence[str], column: int | None, where: str) -> str:
+    if column is None or column >= len(fields) or not fields[column]:
+        return ""
+    form = fields[column].lower()
+    if form not in FORMS:
+        known = ", ".join(sorted(FORMS))
+        raise ValueError(f"{where}: unknown form {fields[column]!r} (expected one of: {known})")
+    return form
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +183,31 @@ class EvalError:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class FormMetrics:
+    """Accuracy on the messages written one way; ``lang`` is ``"all"`` for every language."""
+
+    lang: str
+    form: str
+    support: int
+    correct: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.support if self.support else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Confusion:
+    """``count`` messages of ``gold`` were taken for ``predicted``; ``example`` is the first."""
+
+    gold: str
+    predicted: str
+    count: int
+    example: str
+    example_lang: str
+
+
 def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
@@ -211,6 +264,9 @@ class EvalReport:
     per_family: tuple[ClassMetrics, ...]
     errors: tuple[EvalError, ...]
     model_id: str = ""
+    per_language_family: tuple[tuple[str, tuple[ClassMetrics, ...]], ...] = ()
+    per_form: tuple[FormMetrics, ...] = ()
+    confusions: tuple[Confusion, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -233,16 +289,20 @@ class EvalReport:
                 }
                 for m in self.per_language
             },
-            "per_family": {
-                m.label: {
-                    "precision": m.precision,
-                    "recall": m.recall,
-                    "f1": m.f1,
-                    "support": m.support,
-                    "predicted": m.predicted,
-                }
-                for m in self.per_family
+            "per_family": {m.label: _class_dict(m) for m in self.per_family},
+            "per_language_family": {
+                lang: {m.label: _class_dict(m) for m in metrics}
+                for lang, metrics in self.per_language_family
             },
+            "per_form": [
+                {"lang": m.lang, "form": m.form, "support": m.support, "accuracy": m.accuracy}
+                for m in self.per_form
+            ],
+            "confusions": [
+                {"gold": c.gold, "predicted": c.predicted, "count": c.count,
+                 "example": c.example, "example_lang": c.example_lang}
+                for c in self.confusions
+            ],
             "errors": [e.to_dict() for e in self.errors],
         }
 
@@ -272,6 +332,8 @@ class EvalReport:
                 f"{c.label:<18}{c.support:>8}{c.predicted:>6}"
                 f"{c.precision:>7.2f}{c.recall:>7.2f}{c.f1:>7.2f}"
             )
+        lines += _family_by_language_lines(self.per_language_family)
+        lines += _form_lines(self.per_form)
         lines += [
             "",
             "Totals",
@@ -280,6 +342,7 @@ class EvalReport:
             f"  out-of-scope recall{_pct(self.oos_recall):>8}",
             f"  macro F1           {self.macro_f1:>7.3f}",
         ]
+        lines += _confusion_lines(self.confusions)
         if self.errors:
             shown = self.errors[:max_errors]
             lines += ["", f"Errors ({len(shown)} of {len(self.errors)})"]
@@ -288,6 +351,62 @@ class EvalReport:
                     f"  [{e.lang}] {e.gold} -> {e.predicted} ({e.intent} {e.confidence:.2f}): {e.text}"
                 )
         return "\n".join(lines)
+
+
+def _class_dict(m: ClassMetrics) -> dict[str, Any]:
+    return {
+        "precision": m.precision,
+        "recall": m.recall,
+        "f1": m.f1,
+        "support": m.support,
+        "predicted": m.predicted,
+    }
+
+
+def _family_by_language_lines(
+    per_language_family: Sequence[tuple[str, Sequence[ClassMetrics]]],
+) -> list[str]:
+    if not per_language_family:
+        return []
+    lines = [
+        "",
+        "By language and family",
+        f"{'lang':<6}{'family':<18}{'support':>8}{'pred':>6}{'P':>7}{'R':>7}{'F1':>7}",
+    ]
+    for lang, metrics in per_language_family:
+        for c in metrics:
+            lines.append(
+                f"{lang:<6}{c.label:<18}{c.support:>8}{c.predicted:>6}"
+                f"{c.precision:>7.2f}{c.recall:>7.2f}{c.f1:>7.2f}"
+            )
+    return lines
+
+
+def _form_lines(per_form: Sequence[FormMetrics]) -> list[str]:
+    if not per_form:
+        return []
+    lines = ["", "By form", f"{'lang':<6}{'form':<12}{'n':>6}{'acc':>8}"]
+    for m in per_form:
+        lines.append(
+            f"{m.lang:<6}{m.form:<12}{m.support:>6}{_pct(m.accuracy):>8}  ({m.correct}/{m.support})"
+        )
+    return lines
+
+
+def _confusion_lines(confusions: Sequence[Confusion]) -> list[str]:
+    if not confusions:
+        return []
+    shown = confusions[:MAX_CONFUSIONS_SHOWN]
+    lines = [
+        "",
+        f"Top confusions ({len(shown)} of {len(confusions)} pairs)",
+        f"{'gold':<18}{'predicted':<18}{'n':>5}  example",
+    ]
+    for c in shown:
+        lines.append(
+            f"{c.gold:<18}{c.predicted:<18}{c.count:>5}  [{c.example_lang}] {c.example}"
+        )
+    return lines
 
 
 def _pct(x: float | None) -> str:
@@ -299,11 +418,15 @@ def build_report(predictions: Sequence[Prediction], model_id: str = "") -> EvalR
     accuracy, in_scope, oos = _accuracies(predictions)
     per_family = _per_label(predictions)
     per_language = []
-    for lang in sorted({p.row.lang for p in predictions}, key=_lang_order):
+    per_language_family = []
+    langs = sorted({p.row.lang for p in predictions}, key=_lang_order)
+    for lang in langs:
         subset = [p for p in predictions if p.row.lang == lang]
         acc, l_in, l_oos = _accuracies(subset)
-        precision, recall, f1 = _macro(_per_label(subset))
+        labels = _per_label(subset)
+        precision, recall, f1 = _macro(labels)
         per_language.append(LangMetrics(lang, len(subset), acc, l_in, l_oos, precision, recall, f1))
+        per_language_family.append((lang, tuple(labels)))
     errors = tuple(
         EvalError(p.row.lang, p.row.text, p.gold, p.predicted, p.intent, p.confidence)
         for p in predictions
@@ -320,6 +443,40 @@ def build_report(predictions: Sequence[Prediction], model_id: str = "") -> EvalR
         per_family=tuple(per_family),
         errors=errors,
         model_id=model_id,
+        per_language_family=tuple(per_language_family),
+        per_form=_per_form(predictions, langs),
+        confusions=_confusions(predictions),
+    )
+
+
+def _per_form(predictions: Sequence[Prediction], langs: Sequence[str]) -> tuple[FormMetrics, ...]:
+    """Every form over all languages, then each language x form (ru translit has a target)."""
+    forms = sorted({p.row.form for p in predictions if p.row.form})
+    out = []
+    for lang in ("all", *langs):
+        for form in forms:
+            subset = [
+                p for p in predictions
+                if p.row.form == form and (lang == "all" or p.row.lang == lang)
+            ]
+            if subset:
+                out.append(FormMetrics(lang, form, len(subset), sum(p.correct for p in subset)))
+    return tuple(out)
+
+
+def _confusions(predictions: Sequence[Prediction]) -> tuple[Confusion, ...]:
+    """Wrong (gold, predicted) pairs, most frequent first, each with its first example."""
+    counts: Counter[tuple[str, str]] = Counter()
+    first: dict[tuple[str, str], EvalRow] = {}
+    for p in predictions:
+        if not p.correct:
+            pair = (p.gold, p.predicted)
+            counts[pair] += 1
+            first.setdefault(pair, p.row)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(
+        Confusion(gold, pred, n, first[(gold, pred)].text, first[(gold, pred)].lang)
+        for (gold, pred), n in ranked
     )
 
 

@@ -21,6 +21,7 @@ import httpx
 
 from nlu.errors import NluError
 from nlu.rasa_launcher import PARENT_VARIABLE, TOKEN_VARIABLE
+from nlu.redact import install_token_redaction
 from nlu.server_state import (
     LAUNCHER_MODULE,
     RasaState,
@@ -68,6 +69,7 @@ class RasaServer:
         self.venv = venv
         self.port = port or free_port()
         self.token = token or secrets.token_hex(24)
+        install_token_redaction()  # the readiness probes carry it in their URL
         self.url = f"http://127.0.0.1:{self.port}"
         self.reused = False  # True when a server left behind by a crashed app was taken over
         self._timeout = startup_timeout

@@ -83,6 +83,52 @@ def test_low_confidence_asks_with_the_top_two_guesses(policy: DialoguePolicy) ->
     assert decision.misunderstandings == 1 and decision.escalate is None
 
 
+def test_a_family_whose_summed_confidence_reaches_the_floor_is_offered(
+    policy: DialoguePolicy,
+) -> None:
+    # no single intent reaches the 0.2 floor, but roaming's three sub-intents sum to 0.36
+    nlu = understood("nlu_fallback", 0.15, ranking=[
+        ("greet", 0.3), ("roaming_prices", 0.15), ("roaming_trouble", 0.12),
+        ("check_balance", 0.1), ("roaming_status", 0.09),
+    ])
+    decision = policy.decide(BOT, Turn("там эта штука за границей"), nlu)
+    assert decision.answered_by == "clarify"
+    buttons = decision.replies[0].buttons
+    assert [b.payload for b in buttons] == ["/roaming", "/human_request"]
+    assert buttons[0].title == "Роуминг"  # the family's label: no sub-intent dominates
+
+
+def test_two_sub_intents_of_one_family_take_one_button(policy: DialoguePolicy) -> None:
+    nlu = understood("nlu_fallback", 0.35, lang="en", ranking=[
+        ("roaming_prices", 0.35), ("roaming_trouble", 0.3), ("check_balance", 0.25),
+    ])
+    decision = policy.decide(BOT, Turn("roaming money thing"), nlu)
+    buttons = decision.replies[0].buttons
+    assert [b.payload for b in buttons] == ["/roaming", "/check_balance", "/human_request"]
+    assert [b.title for b in buttons] == ["Roaming", "Balance", "Talk to a person"]
+
+
+def test_a_dominant_sub_intent_is_offered_itself(policy: DialoguePolicy) -> None:
+    # roaming_trouble holds 0.5 of roaming's 0.6: its own article (the checklist) answers best
+    nlu = understood("nlu_fallback", 0.5, ranking=[
+        ("roaming_trouble", 0.5), ("my_number", 0.3), ("roaming", 0.1), ("check_balance", 0.05),
+    ])
+    decision = policy.decide(BOT, Turn("за границей не ловит ничего"), nlu)
+    buttons = decision.replies[0].buttons
+    assert [b.payload for b in buttons] == ["/roaming_trouble", "/my_number", "/human_request"]
+    assert buttons[0].title == "Не работает связь в роуминге"
+
+
+def test_families_below_the_floor_leave_the_topic_buttons(policy: DialoguePolicy) -> None:
+    nlu = understood("nlu_fallback", 0.1, ranking=[
+        ("roaming_prices", 0.1), ("check_balance", 0.09), ("roaming_trouble", 0.09),
+        ("human_request", 0.5),  # not a topic: never counted into a guess
+    ])
+    decision = policy.decide(BOT, Turn("ну"), nlu)
+    assert decision.answered_by == "not_understood"
+    assert "/human_request" not in [b.payload for b in decision.replies[0].buttons]
+
+
 def test_second_misunderstanding_in_a_row_escalates(policy: DialoguePolicy) -> None:
     view = ConversationView(state="bot", lang="ru", misunderstandings=1)
     decision = policy.decide(view, Turn("ээ"), understood("nlu_fallback", 0.2))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -259,3 +260,18 @@ async def test_the_real_server_keeps_its_token_off_the_command_line(real_rasa: R
     state = json.loads((PROJECT_ROOT / "build" / f"rasa-{real_rasa.port}.json").read_text())
     assert state["pid"] == real_rasa.pid
     assert real_rasa.token not in json.dumps(state)
+
+
+async def test_the_readiness_probes_never_log_the_token(
+    fake: FakeRasaVenv, model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # as in `abonent nlu eval`, which starts Rasa before any NLU client exists: httpx logs each
+    # probe's URL, and Rasa's scheme puts the token in it
+    monkeypatch.setattr(logging.getLogger("httpx"), "filters", [])
+    caplog.set_level(logging.INFO, logger="httpx")
+    async with server(fake, model, tmp_path, token=TOKEN):
+        pass
+    lines = [record.getMessage() for record in caplog.records if record.name == "httpx"]
+    assert any("/status?token=***" in line for line in lines)
+    assert not any(TOKEN in line for line in lines)
