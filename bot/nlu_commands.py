@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,6 +114,8 @@ def _eval(args: argparse.Namespace) -> int:
     sets, status = _load_eval_sets(args.files)
     if not sets:
         return status
+    # one INFO line per request (hundreds) would bury the report; problems still show
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def main() -> dict[str, Any]:
         reports: dict[str, Any] = {}

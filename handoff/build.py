@@ -28,6 +28,7 @@ from handoff.queue import WaitPolicy
 from handoff.routing import Routing
 from handoff.search import api as search_api
 from handoff.search import build_search
+from handoff.sentiment_model import get_model
 from handoff.stats import Stats
 from handoff.views import DeskViews
 from handoff.workforce import api as workforce_api
@@ -45,6 +46,7 @@ def build_handoff(
     settings when none is given); ``billing``: for a verified subscriber's live figures on the
     agent's card (none: no figures)."""
     load_lexicon()  # fail at start-up, not at the first message, if the word lists are broken
+    get_model()  # the sentiment classifier is trained now (about a second), not in a request
     events = DeskEvents(notifier.desk)  # shared by every process through the notifier
     wait_policy = WaitPolicy(
         concurrency=settings.handoff_agent_concurrency,

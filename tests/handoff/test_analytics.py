@@ -148,11 +148,11 @@ async def test_every_figure_of_the_seeded_history(
                                  for h in range(24)]
 
     # sentiment of the 15 inbound messages of the period (the bot's lines do not count):
-    # "Вы меня достали, мошенники!!!" (strongly negative) and "очень плохо" are negative,
-    # "Спасибо, отлично!" positive
+    # "Вы меня достали, мошенники!!!" (strongly negative), "очень плохо" and the impatient
+    # "Где мой роутер?!" are negative, "Спасибо, отлично!" positive
     assert body["sentiment"] == {
-        "total": 15, "negative": 2, "neutral": 12, "positive": 1,
-        "shares": {"negative": 0.1333, "neutral": 0.8, "positive": 0.0667},
+        "total": 15, "negative": 3, "neutral": 11, "positive": 1,
+        "shares": {"negative": 0.2, "neutral": 0.7333, "positive": 0.0667},
         "seed": {"negative": 0.07, "neutral": 0.85, "positive": 0.08},
     }
 
@@ -230,8 +230,8 @@ async def test_every_figure_as_csv(seeded: tuple[Desk, Agent, History]) -> None:
 
     rows = await table(desk, admin, "sentiment", **period)
     assert rows == [
-        {"label": "negative", "count": "2", "share": "0.1333", "seed_share": "0.07"},
-        {"label": "neutral", "count": "12", "share": "0.8", "seed_share": "0.85"},
+        {"label": "negative", "count": "3", "share": "0.2", "seed_share": "0.07"},
+        {"label": "neutral", "count": "11", "share": "0.7333", "seed_share": "0.85"},
         {"label": "positive", "count": "1", "share": "0.0667", "seed_share": "0.08"},
     ]
 
@@ -267,7 +267,7 @@ async def test_the_channel_filter(seeded: tuple[Desk, Agent, History]) -> None:
     assert body["csat"]["distribution"] == dist(1, 0, 1, 0, 1)
     assert body["service_level"]["total"] == service({}, 4, 3, 3, 1.0, 60.0, 156.0, 1)
     sentiment = body["sentiment"]
-    assert [sentiment[k] for k in ("total", "negative", "neutral", "positive")] == [7, 1, 6, 0]
+    assert [sentiment[k] for k in ("total", "negative", "neutral", "positive")] == [7, 2, 5, 0]
     assert body["handoff_reasons"] == [{"reason": "subscriber_request", "count": 2},
                                        {"reason": "not_understood_twice", "count": 1},
                                        {"reason": "topic_needs_agent", "count": 1}]
