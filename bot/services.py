@@ -38,6 +38,7 @@ from handoff.build import build_handoff
 from knowledge_base import KnowledgeBase, PhraseKey, load_knowledge_base
 from knowledge_base.keywords import KeywordMatcher
 from nlu import CircuitBreaker, NluClient, ParseCache
+from nlu.normalize import warm_up as warm_up_normalisation
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def build_services(settings: Settings) -> Services:
     limits = build_limit_store(settings, db)  # shared by every app process (bot/ratelimit)
     http = httpx.AsyncClient(timeout=settings.nlu_timeout)
     token = settings.rasa_token.get_secret_value() if settings.rasa_token else None
+    warm_up_normalisation()
     nlu = NluClient(
         http,
         settings.rasa_url,

@@ -31,7 +31,9 @@ from wordfreq import get_frequency_dict
 
 from nlu.lang import detect_language
 
-__all__ = ["Normalized", "TranslitTable", "TranslitTableError", "load_table", "normalize"]
+__all__ = [
+    "Normalized", "TranslitTable", "TranslitTableError", "load_table", "normalize", "warm_up",
+]
 
 TABLE_PATH = Path(__file__).with_name("translit.yml")
 _CAP = 4096  # readings tried per word: a long word of ambiguous letters must stay cheap
@@ -136,6 +138,14 @@ def _table() -> TranslitTable:
 def _frequencies(lang: str) -> dict[str, float]:
     # wordfreq's own lookups re-tokenise every word; the plain dict is ~100x faster
     return get_frequency_dict(lang)
+
+
+def warm_up() -> None:
+    """Read the table and the word lists now (about a second), not in a subscriber's first
+    message; a broken table stops the start-up."""
+    _table()
+    for lang in ("ru", "en"):
+        _frequencies(lang)
 
 
 def _zipf(word: str, lang: str) -> float:

@@ -37,6 +37,9 @@ from nlu.training import PROJECT_ROOT, rasa_environment, rasa_python
 log = logging.getLogger(__name__)
 
 
+PORT_RELEASE_SECONDS = 5.0
+
+
 class RasaStartFailed(NluError):
     """The local Rasa server exited, did not become ready in time, or its port is taken."""
 
@@ -147,6 +150,12 @@ class RasaServer:
                     state.pid, self.port)
         await terminate(state.pid)
         self._state_file.unlink(missing_ok=True)
+        # its port can stay taken for a moment after it is gone (a busy machine, a child that
+        # still holds the socket): give it a few seconds before calling the port someone else's
+        for _ in range(int(PORT_RELEASE_SECONDS / 0.1)):
+            if not port_in_use(self.port):
+                break
+            await asyncio.sleep(0.1)
         return False
 
     def _port_taken_message(self) -> str:
