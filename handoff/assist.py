@@ -25,14 +25,12 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.backoffice_contract import Billing
-from bot.storage import Conversation, Database, Identity, Message
+from bot.storage import Database, Identity, Message
 from handoff.assist_schemas import AssistOut, FiguresOut, FiguresReason, SuggestionOut
 from handoff.auth import AgentInfo
-from handoff.errors import Forbidden, NotFound
-from handoff.queue import current_handoff
 from handoff.search.text import stems
 from handoff.tables import AssistEvent, Handoff
-from handoff.views import may_see
+from handoff.views import visible_handoff
 from knowledge_base import KnowledgeBase
 from knowledge_base.keywords import KeywordMatcher
 from nlu.intents import family_of
@@ -214,12 +212,7 @@ class Assist:
         """Suggestions and figures for the conversation's current handoff (NotFound without
         one, Forbidden when ``viewer`` may not see it). Records each suggestion shown."""
         async with self._db.sessions() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            handoff = await current_handoff(session, conversation_id)
-            if conversation is None or handoff is None:
-                raise NotFound("no handoff for this conversation")
-            if not may_see(viewer, handoff):
-                raise Forbidden("another agent handles this conversation")
+            conversation, handoff = await visible_handoff(session, viewer, conversation_id)
             identity = await session.get(Identity, conversation.identity_id)
             latest = await session.scalars(
                 select(Message)
@@ -245,12 +238,7 @@ class Assist:
         if article not in self._article_ids:
             raise UnknownArticle("no such article")
         async with self._db.transaction() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            handoff = await current_handoff(session, conversation_id)
-            if conversation is None or handoff is None:
-                raise NotFound("no handoff for this conversation")
-            if not may_see(viewer, handoff):
-                raise Forbidden("another agent handles this conversation")
+            conversation, handoff = await visible_handoff(session, viewer, conversation_id)
             session.add(AssistEvent(handoff_id=handoff.id, agent_id=viewer.id, article=article,
                                     lang=conversation.lang or handoff.lang, action=action))
 

@@ -112,7 +112,7 @@ def risk(
 
 def sentiment_trend(texts: Sequence[str]) -> SentimentTrend:
     """The scores of the subscriber's latest messages (oldest first) and where they head."""
-    scores = [analyse(text or "").score for text in texts][-SENTIMENT_MESSAGES:]
+    scores = [analyse(text or "").score for text in texts[-SENTIMENT_MESSAGES:]]
     latest = scores[-1] if scores else None
     direction: Direction = "steady"
     if len(scores) >= 2:

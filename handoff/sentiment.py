@@ -17,10 +17,15 @@ the conversation to a person, with a higher queue priority).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from handoff.lexicon import Lexicon, load_lexicon, normalise
+
+if TYPE_CHECKING:  # the model module imports this one
+    from handoff.sentiment_model import Prediction
 
 STRONGLY_NEGATIVE = -4.0
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
@@ -77,11 +82,30 @@ def _cached(text: str) -> Sentiment:
     return _classified(text, load_lexicon())
 
 
+def analyse_many(texts: Sequence[str]) -> list[Sentiment]:
+    """:func:`analyse` of each text, with one model call for them all: the analytics page
+    scores a whole period's messages, and the classifier costs about 3 ms a call but 0.2 ms a
+    text in a batch."""
+    from handoff.sentiment_model import get_model  # scikit-learn loads only when needed
+
+    lexicon = load_lexicon()
+    todo = sorted({text for text in texts if text.strip()})
+    done = dict(zip(todo, (_verdict(text, prediction, lexicon)
+                           for text, prediction in zip(todo, get_model().predict(todo),
+                                                       strict=True)), strict=True))
+    return [done.get(text, NEUTRAL) for text in texts]
+
+
 def _classified(text: str, lexicon: Lexicon) -> Sentiment:
     from handoff.sentiment_model import get_model  # scikit-learn loads only when needed
 
+    return _verdict(text, get_model().predict([text])[0], lexicon)
+
+
+def _verdict(text: str, prediction: Prediction, lexicon: Lexicon) -> Sentiment:
+    from handoff.sentiment_model import get_model
+
     model = get_model()
-    prediction = model.predict([text])[0]
     by_lexicon = lexicon_analyse(text, lexicon)
     strong = prediction.strong or by_lexicon.strongly_negative
     label = Label.STRONGLY_NEGATIVE if strong else prediction.label

@@ -47,6 +47,20 @@ def may_see(viewer: AgentInfo, handoff: Handoff) -> bool:
     )
 
 
+async def visible_handoff(
+    session: AsyncSession, viewer: AgentInfo, conversation_id: str
+) -> tuple[Conversation, Handoff]:
+    """The conversation and its current handoff, as ``viewer`` may open them: NotFound without
+    a handoff, Forbidden when another agent handles it."""
+    conversation = await session.get(Conversation, conversation_id)
+    handoff = await current_handoff(session, conversation_id)
+    if conversation is None or handoff is None:
+        raise NotFound("no handoff for this conversation")
+    if not may_see(viewer, handoff):
+        raise Forbidden("another agent handles this conversation")
+    return conversation, handoff
+
+
 class DeskViews:
     def __init__(
         self, db: Database, kb: KnowledgeBase | None = None, audit: AuditTrail | None = None,
@@ -84,12 +98,7 @@ class DeskViews:
     ) -> ConversationOut:
         now = utcnow()
         async with self._db.sessions() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            handoff = await current_handoff(session, conversation_id)
-            if conversation is None or handoff is None:
-                raise NotFound("no handoff for this conversation")
-            if not may_see(viewer, handoff):
-                raise Forbidden("another agent handles this conversation")
+            conversation, handoff = await visible_handoff(session, viewer, conversation_id)
             [item] = await self._items(session, [handoff], now)
             texts = await transcripts(session, [conversation_id])
             customer = await customer_context(session, conversation)

@@ -34,7 +34,7 @@ from handoff.analytics.schemas import (
     ServiceLevel,
     TextCount,
 )
-from handoff.sentiment import Label, analyse
+from handoff.sentiment import Label, analyse_many
 from handoff.stats import HandoffFacts, period_stats
 from handoff.tables import HandoffStatus
 from handoff.timeutil import aware
@@ -258,7 +258,7 @@ def sentiment(texts: Iterable[str]) -> SentimentOut:
     arrived in the period, scored by ``handoff.sentiment.analyse`` as negative (strongly
     negative included: score <= -2), neutral or positive (score >= 2); denominator: those
     messages. ``seed``: the operator's own figures (7 / 85 / 8 %) to compare with."""
-    counts = Counter(_COARSE[analyse(text).label] for text in texts)
+    counts = Counter(_COARSE[verdict.label] for verdict in analyse_many(list(texts)))
     total = sum(counts.values())
     return SentimentOut(
         total=total, **{k: counts.get(k, 0) for k in SEED_SENTIMENT},

@@ -8,6 +8,8 @@ queue). The Rasa tests use ``running_app`` from tests/conftest.py through ``rasa
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from argon2 import PasswordHasher
 
 from bot.app import create_app
 from tests.support.app import RunningApp
+from tests.support.browser import chromium
 from tests.support.desk import Desk, desk_settings
 from tests.support.servers import LiveServer
 
@@ -37,6 +40,22 @@ async def desk_app(database_url: str) -> AsyncIterator[Desk]:
         base_url=server.url, timeout=30
     ) as http:
         yield Desk(server.url, http, app.state.services)
+
+
+@pytest.fixture
+async def desk_sqlite(tmp_path: Path) -> AsyncIterator[Desk]:
+    """The desk on its own SQLite file, for the browser tests (one database is enough there)."""
+    app = create_app(desk_settings(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}"))
+    async with LiveServer(app) as server, httpx.AsyncClient(
+        base_url=server.url, timeout=30
+    ) as http:
+        yield Desk(server.url, http, app.state.services)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -13,45 +13,20 @@ test-artifacts/analytics-drawn.png.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from bot.app import create_app
 from tests.support.app import new_user
-from tests.support.browser import chromium, log_in
-from tests.support.desk import ADMIN_PASSWORD, Desk, desk_settings
-from tests.support.servers import LiveServer
+from tests.support.browser import log_in, new_page
+from tests.support.desk import ADMIN_PASSWORD, Desk
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 UNKNOWN = "у меня странная проблема"  # no keyword the bot knows while the NLU is down
-
-
-@pytest.fixture
-async def desk_sqlite(tmp_path: Path) -> AsyncIterator[Desk]:
-    app = create_app(desk_settings(f"sqlite+aiosqlite:///{tmp_path / 'analytics.db'}"))
-    async with LiveServer(app) as server, httpx.AsyncClient(
-        base_url=server.url, timeout=30
-    ) as http:
-        yield Desk(server.url, http, app.state.services)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium() as browser:
-        yield browser
-
-
-async def new_page(browser: Any) -> tuple[Any, Any]:
-    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="ru-RU",
-                                        accept_downloads=True)
-    return context, await context.new_page()
 
 
 def pct(share: float | None) -> str:
@@ -93,7 +68,7 @@ async def test_a_supervisor_reads_the_analytics_page(desk_sqlite: Desk, browser:
     desk = desk_sqlite
     await seed_history(desk)
     errors: list[str] = []
-    context, page = await new_page(browser)
+    context, page = await new_page(browser, accept_downloads=True)
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
 
@@ -203,7 +178,7 @@ async def test_a_supervisor_reads_the_analytics_page(desk_sqlite: Desk, browser:
 async def test_an_agent_gets_403_on_the_analytics_page(desk_sqlite: Desk, browser: Any) -> None:
     desk = desk_sqlite
     await desk.create_agent("boris")
-    context, page = await new_page(browser)
+    context, page = await new_page(browser, accept_downloads=True)
     try:
         await log_in(page, desk.url, "boris", "boris-password")
         response = await page.goto(f"{desk.url}/desk/analytics")
@@ -291,7 +266,7 @@ async def test_the_page_draws_each_figure_it_is_given(desk_sqlite: Desk, browser
     errors: list[str] = []
     dialogs: list[str] = []
     saved: list[tuple[str, Any]] = []
-    context, page = await new_page(browser)
+    context, page = await new_page(browser, accept_downloads=True)
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
     page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
     page.on("dialog", lambda dialog: dialogs.append(dialog.message))

@@ -8,34 +8,20 @@ suggestion was inserted and sent. No console errors.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.app import create_app
 from handoff.tables import AssistEvent
 from tests.handoff.test_assist import DEMO_MSISDN, article_text, roaming_trouble_handoff, verify
 from tests.support.browser import chromium, log_in
-from tests.support.desk import Desk, desk_settings
-from tests.support.servers import LiveServer
+from tests.support.desk import Desk
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
 ARTICLE = "roaming_trouble_general"
-
-
-@pytest.fixture
-async def desk_sqlite(tmp_path: Path) -> AsyncIterator[Desk]:
-    app = create_app(desk_settings(f"sqlite+aiosqlite:///{tmp_path / 'assist.db'}"))
-    async with LiveServer(app) as server, httpx.AsyncClient(
-        base_url=server.url, timeout=30
-    ) as http:
-        yield Desk(server.url, http, app.state.services)
 
 
 async def used(desk: Desk) -> list[tuple[str, str]]:

@@ -14,31 +14,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from bot.app import create_app
 from handoff.card import identity_alias
 from tests.handoff.test_customer_card import READABLE, TELEGRAM_USER, escalate, linked_customer
 from tests.support.app import new_user
 from tests.support.browser import chromium, log_in
-from tests.support.desk import ADMIN_PASSWORD, Desk, desk_settings
-from tests.support.servers import LiveServer
+from tests.support.desk import ADMIN_PASSWORD, Desk
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-async def desk_sqlite(tmp_path: Path) -> AsyncIterator[Desk]:
-    app = create_app(desk_settings(f"sqlite+aiosqlite:///{tmp_path / 'desk.db'}"))
-    async with LiveServer(app) as server, httpx.AsyncClient(
-        base_url=server.url, timeout=30
-    ) as http:
-        yield Desk(server.url, http, app.state.services)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 
 from bot.app import create_app
 from tests.support.app import new_user
-from tests.support.browser import chromium, log_in
+from tests.support.browser import log_in, new_page
 from tests.support.desk import ADMIN_PASSWORD, Desk, desk_settings
 from tests.support.servers import LiveServer
 from tests.support.waiting import eventually
@@ -47,6 +47,7 @@ ALERT_WAIT_MS = 20_000
 
 @pytest.fixture
 async def desk_sqlite(tmp_path: Path) -> AsyncIterator[Desk]:
+    """conftest's desk, with silence alerts after 2 s instead of 120 s."""
     settings = desk_settings(f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}",
                              silence_alert_seconds=2)
     app = create_app(settings)
@@ -54,17 +55,6 @@ async def desk_sqlite(tmp_path: Path) -> AsyncIterator[Desk]:
         base_url=server.url, timeout=30
     ) as http:
         yield Desk(server.url, http, app.state.services)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium() as browser:
-        yield browser
-
-
-async def new_page(browser: Any) -> tuple[Any, Any]:
-    context = await browser.new_context(viewport={"width": 1440, "height": 860}, locale="ru-RU")
-    return context, await context.new_page()
 
 
 def on_console(message: Any, errors: list[str]) -> None:
@@ -86,7 +76,7 @@ async def test_a_supervisor_watches_joins_and_searches_on_the_monitor(
         dialogs.append(dialog.message)
         asyncio.ensure_future(dialog.dismiss())
 
-    context, page = await new_page(browser)
+    context, page = await new_page(browser, viewport={"width": 1440, "height": 860})
     await context.add_init_script(COUNT_BEEPS)
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
@@ -227,7 +217,7 @@ async def test_a_supervisor_watches_joins_and_searches_on_the_monitor(
 async def test_an_agent_gets_403_on_the_monitor(desk_sqlite: Desk, browser: Any) -> None:
     desk = desk_sqlite
     await desk.create_agent("boris")
-    context, page = await new_page(browser)
+    context, page = await new_page(browser, viewport={"width": 1440, "height": 860})
     try:
         await log_in(page, desk.url, "boris", "boris-password")
         response = await page.goto(f"{desk.url}/desk/monitor")
@@ -245,7 +235,7 @@ async def test_search_results_page_with_more(desk_sqlite: Desk, browser: Any) ->
     user = new_user()
     for n in range(12):  # the bot answers each: two messages about the balance a time
         await desk.say(user, f"Как проверить баланс? ({n})")
-    context, page = await new_page(browser)
+    context, page = await new_page(browser, viewport={"width": 1440, "height": 860})
     try:
         await log_in(page, desk.url, "admin", ADMIN_PASSWORD)
         await page.goto(f"{desk.url}/desk/monitor")

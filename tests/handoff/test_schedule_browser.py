@@ -20,7 +20,6 @@ the test does not touch tracked files).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ import pytest
 from bot.messages import utcnow
 from bot.storage import Conversation, ConversationState, Customer, Database, Identity
 from handoff.tables import Handoff, HandoffStatus
-from tests.support.browser import chromium, log_in
+from tests.support.browser import log_in, new_page
 from tests.support.desk import ADMIN_PASSWORD, Agent, Desk
 
 pytestmark = pytest.mark.browser
@@ -43,18 +42,6 @@ XSS = "<img src=x onerror=alert(1)>"
 # handoffs per local hour of every day: a working day's shape, busiest at noon and in the evening
 PER_HOUR = {8: 1, 9: 2, 10: 3, 11: 3, 12: 4, 13: 3, 14: 3, 15: 2, 16: 2, 17: 3, 18: 4, 19: 3,
             20: 2, 21: 1}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    async with chromium() as browser:
-        yield browser
-
-
-async def new_page(browser: Any) -> tuple[Any, Any]:
-    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="ru-RU",
-                                        timezone_id="Europe/Minsk")
-    return context, await context.new_page()
 
 
 def watch(page: Any, errors: list[str]) -> None:
@@ -167,7 +154,7 @@ async def test_a_week_is_built_swapped_and_given_time_off_on_the_schedule_page(
     errors: list[str] = []
 
     # -- the supervisor builds next week -----------------------------------------------------
-    sv_context, sv = await new_page(browser)
+    sv_context, sv = await new_page(browser, timezone_id="Europe/Minsk")
     watch(sv, errors)
     await sv.goto(f"{desk.url}/desk/schedule")
     await expect(sv).to_have_url(f"{desk.url}/desk/login?next=/desk/schedule")
@@ -224,7 +211,7 @@ async def test_a_week_is_built_swapped_and_given_time_off_on_the_schedule_page(
     taker = next(u for u in working if u != offerer)
     mine = await get(desk, tokens[offerer], f"/shifts/mine?week={week}")
     offered = min(mine["shifts"], key=lambda s: s["starts_at"])
-    ag_context, ag = await new_page(browser)
+    ag_context, ag = await new_page(browser, timezone_id="Europe/Minsk")
     watch(ag, errors)
     await log_in(ag, desk.url, offerer, f"{offerer}-password")
     await ag.goto(f"{desk.url}/desk/schedule")
@@ -241,7 +228,7 @@ async def test_a_week_is_built_swapped_and_given_time_off_on_the_schedule_page(
     swap = next(s for s in swaps if s["shift"]["id"] == offered["id"])
     assert swap["status"] == "offered" and swap["offered_by"] == offerer
 
-    tk_context, tk = await new_page(browser)
+    tk_context, tk = await new_page(browser, timezone_id="Europe/Minsk")
     watch(tk, errors)
     await log_in(tk, desk.url, taker, f"{taker}-password")
     await tk.goto(f"{desk.url}/desk/schedule")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handoff.sentiment import Label, analyse, label_for
+from handoff.sentiment import Label, analyse, analyse_many, label_for
 from handoff.sentiment_eval import evaluate, lexicon_predictor
 from handoff.sentiment_model import (
     STRONG_THRESHOLD,
@@ -159,3 +159,9 @@ def test_the_strong_threshold_is_the_cross_validated_choice() -> None:
     threshold, precision, _ = choose_threshold(load_examples())
     assert threshold == STRONG_THRESHOLD
     assert precision >= TUNE_PRECISION
+
+
+def test_a_batch_is_scored_as_each_message_alone() -> None:
+    texts = ["Спасибо, всё работает!", "вы меня достали, верните деньги!!!", "", "баланс",
+             "zadolbali uzhe", "Спасибо, всё работает!", "   "]
+    assert analyse_many(texts) == [analyse(text) for text in texts]

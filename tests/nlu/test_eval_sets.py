@@ -38,9 +38,9 @@ def normalise(text: str) -> str:
     return _NOT_WORD.sub(" ", text.lower()).strip()
 
 
-def _skip_unless(path: Path) -> None:
-    if not path.is_file():
-        pytest.skip(f"{path.relative_to(ROOT)} is not written yet (issue #17, in progress)")
+def _require(path: Path) -> None:
+    # the sets ship with the repository: a missing one is a failure, never a skip
+    assert path.is_file(), f"{path.relative_to(ROOT)} is missing: make eval needs it"
 
 
 def training_examples() -> dict[str, str]:
@@ -103,7 +103,7 @@ def test_the_public_set_parses_and_covers_its_documented_counts() -> None:
 
 
 def test_the_real_world_set_is_large_enough_in_every_language() -> None:
-    _skip_unless(REAL_WORLD)
+    _require(REAL_WORLD)
     rows = load_eval_file(REAL_WORLD)
     per_lang = Counter(r.lang for r in rows)
     assert len(rows) >= REAL_WORLD_MIN, per_lang
@@ -113,7 +113,7 @@ def test_the_real_world_set_is_large_enough_in_every_language() -> None:
 
 
 def test_the_sentiment_set_is_large_enough() -> None:
-    _skip_unless(SENTIMENT)
+    _require(SENTIMENT)
     rows = load_sentiment(SENTIMENT)
     assert len(rows) >= SENTIMENT_MIN
     assert {lang for _, lang, *_ in rows} == set(LANGUAGES)
@@ -129,7 +129,7 @@ def _intent_rows(path: Path) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("path", INTENT_SETS, ids=lambda p: p.name)
 def test_no_intent_evaluation_text_is_in_the_nlu_training_data(path: Path) -> None:
-    _skip_unless(path)
+    _require(path)
     found = leaks(_intent_rows(path), training_examples())
     assert not found, "evaluation texts in nlu/data (remove them from training):\n" + "\n".join(
         found
@@ -139,8 +139,8 @@ def test_no_intent_evaluation_text_is_in_the_nlu_training_data(path: Path) -> No
 def test_no_sentiment_evaluation_text_is_in_the_sentiment_training_data() -> None:
     """The sentiment set measures handoff/sentiment.py, which learns from its own file, not from
     nlu/data: that file is the one it must not share texts with."""
-    _skip_unless(SENTIMENT)
-    _skip_unless(SENTIMENT_TRAINING)
+    _require(SENTIMENT)
+    _require(SENTIMENT_TRAINING)
     training = {
         normalise(text): f"{SENTIMENT_TRAINING.name}:{line}"
         for line, *_, text in load_sentiment(SENTIMENT_TRAINING)

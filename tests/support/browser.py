@@ -42,3 +42,12 @@ async def log_in(page: Any, base_url: str, username: str, password: str) -> None
     await page.fill("#password", password)
     await page.click("#submit")
     await page.wait_for_url(f"{base_url}/desk")
+
+
+async def new_page(browser: Browser, **options: Any) -> tuple[Any, Any]:
+    """A fresh context (a desktop window, Russian locale unless ``options`` say otherwise) and
+    its page: (context, page); close the context afterwards."""
+    context = await browser.new_context(
+        **{"viewport": {"width": 1440, "height": 900}, "locale": "ru-RU", **options}
+    )
+    return context, await context.new_page()
